@@ -1,0 +1,6 @@
+//! ryll: a SPICE client whose headline feature is WebDAV folder sharing.
+//!
+//! # Layout
+//! - [`protocol`]: SPICE wire formats as pure functions over bytes (no I/O).
+
+pub mod protocol;
