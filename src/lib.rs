@@ -2,5 +2,7 @@
 //!
 //! # Layout
 //! - [`protocol`]: SPICE wire formats as pure functions over bytes (no I/O).
+//! - [`webdav`]: the WebDAV mux and the embedded WebDAV server for folder sharing.
 
 pub mod protocol;
+pub mod webdav;

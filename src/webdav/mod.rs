@@ -1,0 +1,3 @@
+//! WebDAV folder sharing.
+
+pub mod mux;
