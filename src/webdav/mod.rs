@@ -1,3 +1,5 @@
 //! WebDAV folder sharing.
 
 pub mod mux;
+pub mod server;
+pub mod share_stats;
