@@ -1,3 +1,42 @@
-//! The `ryll` binary (the session core and CLI follow in later commits).
+//! The `ryll` binary: parses the command line and runs the headless front end.
 
-fn main() {}
+use clap::Parser;
+use ryll::cli::Cli;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("RYLL_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("ryll={level},dav_server=warn,hyper=warn")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    let config = match cli.session_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ryll: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !cli.headless {
+        tracing::info!("the desktop window is not built yet; running headless");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ryll: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(ryll::headless::run(config))
+}

@@ -1,0 +1,284 @@
+//! Connecting and linking one channel: TCP connect, link message, link reply, ticket, link result.
+
+use super::io::{record, HeaderMode, SharedCapture};
+use crate::capture::Direction;
+use crate::protocol::caps::Caps;
+use crate::protocol::constants::{
+    LinkError, COMMON_CAP_AUTH_SPICE, COMMON_CAP_MINI_HEADER, COMMON_CAP_PROTOCOL_AUTH_SELECTION, VERSION_MAJOR,
+};
+use crate::protocol::link::{parse_link_result, select_auth, LinkHeader, LinkMess, LinkReply, LINK_HEADER_SIZE};
+use crate::protocol::main_channel::ChannelId;
+use crate::protocol::ticket::encrypt_ticket;
+use crate::protocol::ProtocolError;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long a TCP connect or a link exchange may take.
+pub const LINK_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A password that never shows up in logs or debug output.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a password.
+    pub fn new(s: impl Into<String>) -> Self {
+        Password(s.into())
+    }
+
+    /// The bytes to put in the ticket.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// Why a channel could not be connected or linked. Each message names the cause and the next step.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkFailure {
+    /// Nothing listens on the address.
+    #[error("connection refused by {addr}: is the SPICE server running and is the port right?")]
+    Refused {
+        /// HOST:PORT.
+        addr: String,
+    },
+    /// The connect or the link exchange took too long.
+    #[error("timed out connecting to {addr}: check the address and any firewall between here and the server")]
+    Timeout {
+        /// HOST:PORT.
+        addr: String,
+    },
+    /// Another connect error (DNS, unreachable network, ...).
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// HOST:PORT.
+        addr: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The server refused the password.
+    #[error(
+        "the server refused the password for the {channel} channel (PERMISSION_DENIED): check the password given \
+         with --password-file or RYLL_PASSWORD"
+    )]
+    PermissionDenied {
+        /// The channel.
+        channel: String,
+    },
+    /// The server requires TLS.
+    #[error(
+        "the server requires TLS for the {channel} channel (NEED_SECURED): connect to the server's TLS port \
+         (TLS support is planned; until then configure the server to allow plain connections for this channel)"
+    )]
+    NeedSecured {
+        /// The channel.
+        channel: String,
+    },
+    /// Protocol major version mismatch.
+    #[error("the server speaks SPICE protocol version {major}, ryll speaks {VERSION_MAJOR} (VERSION_MISMATCH)")]
+    VersionMismatch {
+        /// The server's major version (0 if the server only answered VERSION_MISMATCH).
+        major: u32,
+    },
+    /// The server does not have this channel.
+    #[error("the server has no {channel} channel (CHANNEL_NOT_AVAILABLE)")]
+    ChannelNotAvailable {
+        /// The channel.
+        channel: String,
+    },
+    /// The server closed the socket during the link.
+    #[error(
+        "the server closed the connection while linking the {channel} channel ({stage}): the server may not offer \
+         this channel, or another client took over the session"
+    )]
+    ClosedDuringLink {
+        /// The channel.
+        channel: String,
+        /// How far the link got.
+        stage: &'static str,
+    },
+    /// The peer is not a SPICE server.
+    #[error("{addr} is not a SPICE server (bad magic in its reply): check the port")]
+    NotSpice {
+        /// HOST:PORT.
+        addr: String,
+    },
+    /// The server refused the link for another reason.
+    #[error("the server refused the {channel} channel: {code}")]
+    LinkRefused {
+        /// The channel.
+        channel: String,
+        /// The server's code.
+        code: LinkError,
+    },
+    /// A malformed link reply or an impossible request.
+    #[error("link of the {channel} channel failed: {source}")]
+    Protocol {
+        /// The channel.
+        channel: String,
+        /// The cause.
+        source: ProtocolError,
+    },
+    /// A socket error during the link.
+    #[error("link of the {channel} channel failed: {source}")]
+    Io {
+        /// The channel.
+        channel: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Opens a TCP connection to `addr` (HOST:PORT), with a timeout and TCP_NODELAY.
+pub async fn connect_tcp(addr: &str) -> Result<TcpStream, LinkFailure> {
+    let attempt = tokio::time::timeout(LINK_TIMEOUT, TcpStream::connect(addr)).await;
+    let stream = match attempt {
+        Err(_) => return Err(LinkFailure::Timeout { addr: addr.into() }),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return Err(LinkFailure::Refused { addr: addr.into() })
+        }
+        Ok(Err(source)) => return Err(LinkFailure::Connect { addr: addr.into(), source }),
+        Ok(Ok(s)) => s,
+    };
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// What to link.
+#[derive(Debug, Clone)]
+pub struct LinkRequest {
+    /// 0 for the main channel of a new session, the session id otherwise.
+    pub connection_id: u32,
+    /// The channel.
+    pub channel: ChannelId,
+    /// Channel capabilities to advertise.
+    pub channel_caps: Caps,
+    /// The password (empty when the server has ticketing off).
+    pub password: Password,
+    /// HOST:PORT, for messages.
+    pub addr: String,
+}
+
+/// The outcome of a successful link.
+#[derive(Debug, Clone)]
+pub struct LinkInfo {
+    /// Server common capabilities.
+    pub server_common: Caps,
+    /// Server channel capabilities.
+    pub server_channel: Caps,
+    /// The data header both sides will use.
+    pub mode: HeaderMode,
+}
+
+/// The common capabilities ryll advertises.
+pub fn client_common_caps() -> Caps {
+    Caps::with(&[COMMON_CAP_PROTOCOL_AUTH_SELECTION, COMMON_CAP_AUTH_SPICE, COMMON_CAP_MINI_HEADER])
+}
+
+/// Performs the link handshake on `stream`, recording it in `capture`.
+pub async fn link<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    req: &LinkRequest,
+    capture: &Option<SharedCapture>,
+) -> Result<LinkInfo, LinkFailure> {
+    match tokio::time::timeout(LINK_TIMEOUT, link_inner(stream, req, capture)).await {
+        Ok(r) => r,
+        Err(_) => Err(LinkFailure::Timeout { addr: req.addr.clone() }),
+    }
+}
+
+async fn link_inner<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    req: &LinkRequest,
+    capture: &Option<SharedCapture>,
+) -> Result<LinkInfo, LinkFailure> {
+    let channel = req.channel.channel_type.name();
+    let io_err = |source: std::io::Error| LinkFailure::Io { channel: channel.clone(), source };
+    let proto_err = |source: ProtocolError| LinkFailure::Protocol { channel: channel.clone(), source };
+    let closed = |stage: &'static str| LinkFailure::ClosedDuringLink { channel: channel.clone(), stage };
+
+    let mess = LinkMess {
+        connection_id: req.connection_id,
+        channel_type: req.channel.channel_type,
+        channel_id: req.channel.id,
+        common_caps: client_common_caps(),
+        channel_caps: req.channel_caps.clone(),
+    }
+    .encode();
+    stream.write_all(&mess).await.map_err(io_err)?;
+    record(capture, Direction::ClientToServer, &mess);
+
+    let mut header = [0u8; LINK_HEADER_SIZE];
+    read_or_closed(stream, &mut header, || closed("no link reply"), io_err).await?;
+    record(capture, Direction::ServerToClient, &header);
+    let header = match LinkHeader::parse(&header) {
+        Err(ProtocolError::BadMagic(_)) => return Err(LinkFailure::NotSpice { addr: req.addr.clone() }),
+        other => other.map_err(proto_err)?,
+    };
+    let mut body = vec![0u8; header.size as usize];
+    read_or_closed(stream, &mut body, || closed("link reply cut short"), io_err).await?;
+    record(capture, Direction::ServerToClient, &body);
+    if header.major != VERSION_MAJOR {
+        return Err(LinkFailure::VersionMismatch { major: header.major });
+    }
+    let reply = LinkReply::parse(&body).map_err(proto_err)?;
+    check_code(reply.error, &channel)?;
+
+    let plan = select_auth(&reply.common_caps).map_err(proto_err)?;
+    let mut out = Vec::with_capacity(4 + 128);
+    if plan.send_selection {
+        out.extend_from_slice(&plan.mechanism.encode());
+    }
+    let ticket = encrypt_ticket(&reply.pub_key, req.password.expose(), &mut rand::thread_rng()).map_err(proto_err)?;
+    out.extend_from_slice(&ticket);
+    stream.write_all(&out).await.map_err(io_err)?;
+    record(capture, Direction::ClientToServer, &out);
+
+    let mut result = [0u8; 4];
+    read_or_closed(stream, &mut result, || closed("no link result after the ticket"), io_err).await?;
+    record(capture, Direction::ServerToClient, &result);
+    check_code(parse_link_result(&result).map_err(proto_err)?, &channel)?;
+
+    let mode = if reply.common_caps.has(COMMON_CAP_MINI_HEADER) { HeaderMode::Mini } else { HeaderMode::Full };
+    Ok(LinkInfo { server_common: reply.common_caps, server_channel: reply.channel_caps, mode })
+}
+
+fn check_code(code: LinkError, channel: &str) -> Result<(), LinkFailure> {
+    let channel = channel.to_string();
+    match code {
+        LinkError::Ok => Ok(()),
+        LinkError::PermissionDenied => Err(LinkFailure::PermissionDenied { channel }),
+        LinkError::NeedSecured => Err(LinkFailure::NeedSecured { channel }),
+        LinkError::VersionMismatch => Err(LinkFailure::VersionMismatch { major: 0 }),
+        LinkError::ChannelNotAvailable => Err(LinkFailure::ChannelNotAvailable { channel }),
+        code => Err(LinkFailure::LinkRefused { channel, code }),
+    }
+}
+
+async fn read_or_closed<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut [u8],
+    closed: impl FnOnce() -> LinkFailure,
+    io_err: impl FnOnce(std::io::Error) -> LinkFailure,
+) -> Result<(), LinkFailure> {
+    match stream.read_exact(buf).await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+            ) =>
+        {
+            Err(closed())
+        }
+        Err(e) => Err(io_err(e)),
+    }
+}

@@ -1,0 +1,15 @@
+//! Channels: one module per channel type, plus the code they share.
+//!
+//! - [`link`]: TCP connect and the link handshake.
+//! - [`io`]: the bounded message reader and the writer task.
+//! - [`base`]: PING/PONG, the ACK window, NOTIFY and DISCONNECTING, common to every channel.
+//! - [`main_channel`]: the main channel.
+//! - [`vmc`]: the SpiceVMC transport shared by the VMC channels (WebDAV now, usbredir later).
+//! - [`webdav`]: the WebDAV channel (type 11) that carries folder sharing.
+
+pub mod base;
+pub mod io;
+pub mod link;
+pub mod main_channel;
+pub mod vmc;
+pub mod webdav;

@@ -1,0 +1,490 @@
+//! The WebDAV channel (type 11): guest HTTP connections multiplexed over the `org.spice-space.webdav.0` port,
+//! each served by the embedded WebDAV server.
+//!
+//! # Tasks and queues (all bounded)
+//! - The **socket reader** reads SPICE messages, answers PING at once (through the writer's control lane), decodes
+//!   VMC data and forwards it to the dispatcher over a queue of [`DISPATCH_QUEUE`] messages (≈ 2 MiB).
+//! - The **dispatcher** (this module's [`run_webdav`]) owns the [`Demuxer`] and the client table. For each frame
+//!   it writes the payload into that client's inbound pipe (a [`tokio::io::simplex`] of [`PIPE_BUF`] bytes). A
+//!   client whose pipe stays full for longer than the stall limit is dropped, so one stuck connection cannot stop
+//!   the channel; while the dispatcher waits, the socket reader keeps reading and answering PING.
+//! - Each client has a **hyper connection** task (the share's WebDAV server over the two pipes) and a **pump**
+//!   task that reads the response pipe in reads of at most 65 535 bytes and queues one frame at a time into the
+//!   writer's data lane. The lane is a small bounded FIFO shared by all pumps, so clients take turns (fairness)
+//!   and a client never has more than one frame waiting (as spice-gtk does).
+//! - A guest size-0 frame drops the client's inbound pipe (hyper sees EOF); hyper ending makes the pump send a
+//!   size-0 frame and report the close, after which new data for the id starts a new connection.
+//! - PORT_EVENT CLOSED or BREAK drops every client and resets the demuxer. ryll never sends port events.
+
+use super::base::{BaseOutcome, BaseState};
+use super::io::{MessageReader, Outgoing, WriterHandle};
+use super::vmc::{decode_incoming, encode_outgoing, VmcIncoming};
+use crate::protocol::constants::LinkError;
+use crate::protocol::vmc::PortEvent;
+use crate::webdav::mux::{encode_close, route, ClientId, Demuxer, Route, FRAME_HEADER_SIZE, MAX_FRAME_PAYLOAD};
+use crate::webdav::server::{not_sharing_response, over_capacity_response, ShareServer};
+use bytes::{Bytes, BytesMut};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadHalf, SimplexStream, WriteHalf};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// The port name that makes a SPICE port a WebDAV channel.
+pub const WEBDAV_PORT_NAME: &str = "org.spice-space.webdav.0";
+/// Largest message accepted on the channel (the server sends at most 65 568 bytes of device data per message).
+pub const MAX_WEBDAV_MESSAGE: u32 = 1 << 20;
+/// Messages queued between the socket reader and the dispatcher.
+pub const DISPATCH_QUEUE: usize = 32;
+/// Bytes buffered in each direction of a client's in-process pipe.
+pub const PIPE_BUF: usize = 128 * 1024;
+/// Frames queued for the socket writer, shared by all clients.
+pub const DATA_QUEUE: usize = 8;
+
+/// Settings of the WebDAV channel.
+#[derive(Debug, Clone)]
+pub struct WebdavConfig {
+    /// Most guest connections served at once; more get a 503 and are closed.
+    pub max_clients: usize,
+    /// How long one client may refuse input before it is dropped.
+    pub stall_limit: Duration,
+    /// Ask the server to LZ4-compress guest data and compress ours (see docs/performance.md).
+    pub lz4: bool,
+}
+
+impl Default for WebdavConfig {
+    fn default() -> Self {
+        WebdavConfig { max_clients: 256, stall_limit: Duration::from_secs(30), lz4: false }
+    }
+}
+
+/// The share the channel serves; `None` while sharing is stopped. Swapped by the session core.
+pub type ShareSlot = Arc<RwLock<Option<ShareServer>>>;
+
+/// Live counters of the WebDAV channel, readable from any thread.
+#[derive(Debug, Default)]
+pub struct WebdavStats {
+    /// Guest connections open now.
+    pub open_clients: AtomicUsize,
+    /// Guest connections opened since the channel was linked.
+    pub clients_total: AtomicU64,
+    /// Payload bytes received from the guest.
+    pub bytes_from_guest: AtomicU64,
+    /// Payload bytes sent to the guest.
+    pub bytes_to_guest: AtomicU64,
+}
+
+/// What the WebDAV channel reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebdavEvent {
+    /// PORT_INIT arrived: the port's name and whether the guest has it open.
+    PortInit {
+        /// The port name (`org.spice-space.webdav.0`).
+        name: String,
+        /// Whether the guest has the port open.
+        opened: bool,
+    },
+    /// The guest's spice-webdavd has the port open (from PORT_INIT or PORT_EVENT).
+    PortOpened,
+    /// The guest closed the port (or it was never open); every connection was dropped.
+    PortClosed,
+    /// A guest connection started.
+    ClientOpened(ClientId),
+    /// A guest connection ended.
+    ClientClosed(ClientId),
+    /// A guest connection was refused because `max_clients` are open.
+    ClientRefused(ClientId),
+    /// A guest connection was dropped because it accepted no input for the stall limit.
+    ClientStalled(ClientId),
+    /// PORT_INIT named a port other than the WebDAV one.
+    UnexpectedPort(String),
+    /// A server notice on this channel.
+    Notice(String),
+    /// Something went wrong that the user should see.
+    Error(String),
+}
+
+/// How the channel ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebdavEnd {
+    /// The server closed the socket (with a DISCONNECTING reason if it sent one).
+    Closed(Option<LinkError>),
+    /// A read or protocol error.
+    Failed(String),
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+enum Dispatch {
+    Data(Bytes),
+    Init(String, bool),
+    Port(bool),
+    UnexpectedPort(String),
+    Notice(String),
+    End(WebdavEnd),
+}
+
+/// Runs the channel until the socket closes. Dropping the future drops every client and closes the channel.
+pub async fn run_webdav<R: AsyncRead + Unpin + Send + 'static>(
+    reader: MessageReader<R>,
+    writer: WriterHandle,
+    compress: bool,
+    share: ShareSlot,
+    config: WebdavConfig,
+    stats: Arc<WebdavStats>,
+    events: mpsc::Sender<WebdavEvent>,
+) -> WebdavEnd {
+    let (dispatch_tx, dispatch_rx) = mpsc::channel(DISPATCH_QUEUE);
+    let _reader = AbortOnDrop(tokio::spawn(socket_reader(reader, writer.clone(), dispatch_tx)));
+    let mut d = Dispatcher::new(writer, compress, share, config, stats, events);
+    d.run(dispatch_rx).await
+}
+
+async fn socket_reader<R: AsyncRead + Unpin>(
+    mut reader: MessageReader<R>,
+    writer: WriterHandle,
+    out: mpsc::Sender<Dispatch>,
+) {
+    let mut base = BaseState::new();
+    let mut replies = Vec::new();
+    let mut reason = None;
+    let end = loop {
+        let msg = match reader.read_message().await {
+            Ok(Some(m)) => m,
+            Ok(None) => break WebdavEnd::Closed(reason),
+            Err(_) if reason.is_some() => break WebdavEnd::Closed(reason),
+            Err(e) => break WebdavEnd::Failed(e.to_string()),
+        };
+        let outcome = match base.handle(msg.msg_type, &msg.body, &mut replies) {
+            Ok(o) => o,
+            Err(e) => break WebdavEnd::Failed(format!("malformed message {}: {e}", msg.msg_type)),
+        };
+        for r in replies.drain(..) {
+            let _ = writer.control.send(r).await;
+        }
+        let item = match outcome {
+            BaseOutcome::Handled => continue,
+            BaseOutcome::Notify(n) => Dispatch::Notice(n.message),
+            BaseOutcome::Disconnecting(r) => {
+                reason = Some(r);
+                continue;
+            }
+            BaseOutcome::NotBase => match decode_incoming(msg.msg_type, &msg.body) {
+                Ok(Some(VmcIncoming::Data(data))) => Dispatch::Data(data),
+                Ok(Some(VmcIncoming::PortInit(init))) if init.name != WEBDAV_PORT_NAME => {
+                    Dispatch::UnexpectedPort(init.name)
+                }
+                Ok(Some(VmcIncoming::PortInit(init))) => Dispatch::Init(init.name, init.opened),
+                Ok(Some(VmcIncoming::PortEvent(PortEvent::Opened))) => Dispatch::Port(true),
+                Ok(Some(VmcIncoming::PortEvent(ev))) => {
+                    tracing::debug!("webdav: port event {ev:?}");
+                    Dispatch::Port(false)
+                }
+                Ok(None) => {
+                    tracing::debug!("webdav: message type {} ignored", msg.msg_type);
+                    continue;
+                }
+                Err(e) => {
+                    // A bad compressed message loses data mid-stream: the mux can no longer be trusted.
+                    tracing::error!("webdav: {e}; resetting guest connections");
+                    let _ = out.send(Dispatch::Notice(format!("bad data from the server: {e}"))).await;
+                    Dispatch::Port(false)
+                }
+            },
+        };
+        if out.send(item).await.is_err() {
+            return;
+        }
+    };
+    let _ = out.send(Dispatch::End(end)).await;
+}
+
+struct Client {
+    generation: u64,
+    inbound: WriteHalf<SimplexStream>,
+    _server: AbortOnDrop,
+    _pump: AbortOnDrop,
+}
+
+struct Dispatcher {
+    writer: WriterHandle,
+    compress: bool,
+    share: ShareSlot,
+    config: WebdavConfig,
+    stats: Arc<WebdavStats>,
+    events: mpsc::Sender<WebdavEvent>,
+    demux: Demuxer,
+    opened: bool,
+    clients: HashMap<ClientId, Client>,
+    refused: HashSet<ClientId>,
+    next_generation: u64,
+    closed_tx: mpsc::Sender<(ClientId, u64)>,
+    closed_rx: mpsc::Receiver<(ClientId, u64)>,
+}
+
+impl Dispatcher {
+    fn new(
+        writer: WriterHandle,
+        compress: bool,
+        share: ShareSlot,
+        config: WebdavConfig,
+        stats: Arc<WebdavStats>,
+        events: mpsc::Sender<WebdavEvent>,
+    ) -> Self {
+        // Every live pump sends at most one close notice, and there are at most `max_clients` pumps.
+        let (closed_tx, closed_rx) = mpsc::channel(config.max_clients.max(1) + 16);
+        Dispatcher {
+            writer,
+            compress,
+            share,
+            config,
+            stats,
+            events,
+            demux: Demuxer::new(),
+            opened: false,
+            clients: HashMap::new(),
+            refused: HashSet::new(),
+            next_generation: 0,
+            closed_tx,
+            closed_rx,
+        }
+    }
+
+    async fn run(&mut self, mut input: mpsc::Receiver<Dispatch>) -> WebdavEnd {
+        loop {
+            tokio::select! {
+                item = input.recv() => match item {
+                    None => return WebdavEnd::Failed("the channel reader stopped".into()),
+                    Some(Dispatch::End(end)) => {
+                        self.drop_all();
+                        return end;
+                    }
+                    Some(Dispatch::Data(data)) => self.on_data(&data).await,
+                    Some(Dispatch::Port(open)) => self.on_port(open).await,
+                    Some(Dispatch::Init(name, opened)) => {
+                        let _ = self.events.send(WebdavEvent::PortInit { name, opened }).await;
+                        self.on_port(opened).await;
+                    }
+                    Some(Dispatch::UnexpectedPort(name)) => {
+                        let _ = self.events.send(WebdavEvent::UnexpectedPort(name)).await;
+                    }
+                    Some(Dispatch::Notice(text)) => {
+                        let _ = self.events.send(WebdavEvent::Notice(text)).await;
+                    }
+                },
+                Some((id, generation)) = self.closed_rx.recv() => self.on_client_ended(id, generation),
+            }
+        }
+    }
+
+    fn emit(&self, ev: WebdavEvent) {
+        // Per-connection events are informational (the counters are authoritative): never block on a slow UI.
+        let _ = self.events.try_send(ev);
+    }
+
+    async fn on_port(&mut self, open: bool) {
+        if open == self.opened {
+            return;
+        }
+        self.opened = open;
+        if open {
+            tracing::info!("webdav: the guest opened the port (spice-webdavd is running)");
+            let _ = self.events.send(WebdavEvent::PortOpened).await;
+        } else {
+            tracing::info!("webdav: the guest closed the port; dropping {} connection(s)", self.clients.len());
+            self.drop_all();
+            let _ = self.events.send(WebdavEvent::PortClosed).await;
+        }
+    }
+
+    fn drop_all(&mut self) {
+        self.clients.clear();
+        self.refused.clear();
+        self.demux.reset();
+        self.stats.open_clients.store(0, Ordering::Relaxed);
+    }
+
+    fn on_client_ended(&mut self, id: ClientId, generation: u64) {
+        if self.clients.get(&id).is_some_and(|c| c.generation == generation) {
+            self.clients.remove(&id);
+            self.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
+            self.emit(WebdavEvent::ClientClosed(id));
+        }
+    }
+
+    async fn on_data(&mut self, data: &[u8]) {
+        if !self.opened {
+            tracing::debug!("webdav: {} bytes while the port is closed, dropped", data.len());
+            return;
+        }
+        self.demux.push(data);
+        while let Some(frame) = self.demux.next_frame() {
+            self.on_frame(frame.id, frame.payload).await;
+        }
+    }
+
+    async fn on_frame(&mut self, id: ClientId, payload: Bytes) {
+        self.stats.bytes_from_guest.fetch_add(payload.len() as u64, Ordering::Relaxed);
+        if self.refused.contains(&id) {
+            if payload.is_empty() {
+                self.refused.remove(&id);
+            }
+            return;
+        }
+        match route(payload.is_empty(), self.clients.contains_key(&id), self.clients.len(), self.config.max_clients) {
+            Route::Ignore => {}
+            Route::Close => {
+                // Dropping the inbound pipe gives hyper EOF; its pump then ends on its own.
+                self.clients.remove(&id);
+                self.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
+                self.emit(WebdavEvent::ClientClosed(id));
+            }
+            Route::Refuse => self.refuse(id).await,
+            Route::Open => {
+                self.open_client(id);
+                self.deliver(id, payload).await;
+            }
+            Route::Deliver => self.deliver(id, payload).await,
+        }
+    }
+
+    async fn refuse(&mut self, id: ClientId) {
+        tracing::warn!("webdav: {} guest connections are open; refusing one more with 503", self.clients.len());
+        self.emit(WebdavEvent::ClientRefused(id));
+        if self.refused.len() < self.config.max_clients {
+            self.refused.insert(id);
+            let mut frames = crate::webdav::mux::encode_frames(id, over_capacity_response());
+            frames.extend(encode_close(id));
+            let _ = self.writer.data.send(encode_outgoing(Bytes::from(frames), self.compress)).await;
+        }
+    }
+
+    fn open_client(&mut self, id: ClientId) {
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        let (in_r, in_w) = tokio::io::simplex(PIPE_BUF);
+        let (out_r, out_w) = tokio::io::simplex(PIPE_BUF);
+        let io = tokio::io::join(in_r, out_w);
+        let share = self.share.read().ok().and_then(|s| s.clone());
+        let server = tokio::spawn(async move {
+            match share {
+                Some(share) => {
+                    if let Err(e) = share.serve_connection(io).await {
+                        tracing::debug!("webdav: connection ended with {e}");
+                    }
+                }
+                None => answer_not_sharing(io).await,
+            }
+        });
+        let pump = tokio::spawn(pump(
+            id,
+            generation,
+            out_r,
+            self.writer.clone(),
+            self.compress,
+            self.closed_tx.clone(),
+            self.stats.clone(),
+        ));
+        self.clients
+            .insert(id, Client { generation, inbound: in_w, _server: AbortOnDrop(server), _pump: AbortOnDrop(pump) });
+        self.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
+        self.stats.clients_total.fetch_add(1, Ordering::Relaxed);
+        self.emit(WebdavEvent::ClientOpened(id));
+    }
+
+    /// Writes `payload` into the client's pipe. If its HTTP connection has already ended, the data belongs to a new
+    /// request on a new connection (the guest reuses its TCP connection after our close); if the client accepts
+    /// nothing for the stall limit it is dropped.
+    async fn deliver(&mut self, id: ClientId, payload: Bytes) {
+        for attempt in 0..2 {
+            let Some(client) = self.clients.get_mut(&id) else { return };
+            match tokio::time::timeout(self.config.stall_limit, client.inbound.write_all(&payload)).await {
+                Ok(Ok(())) => return,
+                Ok(Err(_)) if attempt == 0 => {
+                    tracing::debug!("webdav: connection {id} had ended; starting a new one for its next request");
+                    self.clients.remove(&id);
+                    self.open_client(id);
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!("webdav: cannot deliver to guest connection {id}: {e}");
+                    self.clients.remove(&id);
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        "webdav: guest connection {id} accepted no data for {:?}; dropping it",
+                        self.config.stall_limit
+                    );
+                    self.clients.remove(&id);
+                    self.emit(WebdavEvent::ClientStalled(id));
+                    let _ = self.writer.data.send(encode_outgoing(Bytes::from(encode_close(id)), self.compress)).await;
+                    break;
+                }
+            }
+        }
+        self.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
+    }
+}
+
+/// Reads the response pipe and queues frames to the guest; sends the size-0 frame and reports the close at EOF.
+async fn pump(
+    id: ClientId,
+    generation: u64,
+    mut responses: ReadHalf<SimplexStream>,
+    writer: WriterHandle,
+    compress: bool,
+    closed: mpsc::Sender<(ClientId, u64)>,
+    stats: Arc<WebdavStats>,
+) {
+    loop {
+        let mut frame = BytesMut::zeroed(FRAME_HEADER_SIZE + MAX_FRAME_PAYLOAD);
+        let n = match responses.read(&mut frame[FRAME_HEADER_SIZE..]).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        frame.truncate(FRAME_HEADER_SIZE + n);
+        frame[..8].copy_from_slice(&id.to_le_bytes());
+        frame[8..FRAME_HEADER_SIZE].copy_from_slice(&(n as u16).to_le_bytes());
+        stats.bytes_to_guest.fetch_add(n as u64, Ordering::Relaxed);
+        if writer.data.send(encode_outgoing(frame.freeze(), compress)).await.is_err() {
+            return;
+        }
+    }
+    let _ =
+        writer.data.send(Outgoing { msg_type: crate::protocol::vmc::MSGC_DATA, body: encode_close(id).into() }).await;
+    let _ = closed.send((id, generation)).await;
+}
+
+/// Serves a guest connection while no folder is shared: reads the request head, answers 503 with
+/// `Connection: close`, then discards input until the guest closes.
+async fn answer_not_sharing<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut io: IO) {
+    let mut seen: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match io.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                seen.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+                if seen.windows(4).any(|w| w == b"\r\n\r\n") || seen.len() > 64 * 1024 {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = io.write_all(not_sharing_response()).await;
+    // Keep the connection until the guest closes it (the response says `Connection: close`), so the rest of the
+    // request's body is discarded here instead of looking like a new request.
+    while let Ok(n) = io.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
