@@ -1,0 +1,32 @@
+# ryll — common tasks. `make help` lists them.
+SHELL := /bin/bash
+CARGO ?= cargo
+FUZZ_SECONDS ?= 10
+FUZZ_TARGETS := link_reply message_header vmc_port mux_demux
+
+.PHONY: help build test lint fmt fuzz-build fuzz-smoke
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+build: ## release build of the ryll binary
+	$(CARGO) build --release --bin ryll
+
+test: ## unit tests, fake-server tests and real-QEMU link tests (no guest OS)
+	$(CARGO) test --all-targets
+
+lint: ## rustfmt, clippy -D warnings and shellcheck, as pre-commit runs them
+	pre-commit run --all-files
+
+fmt: ## format the code
+	$(CARGO) fmt
+
+fuzz-build: ## build the cargo-fuzz targets (plain build; no nightly needed)
+	$(CARGO) build --manifest-path fuzz/Cargo.toml --bins
+
+fuzz-smoke: ## run each fuzz target for FUZZ_SECONDS (needs cargo-fuzz)
+	for t in $(FUZZ_TARGETS); do \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --fuzz-dir fuzz $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
+
+-include tests/vm/vm.mk
