@@ -94,6 +94,14 @@ pub fn log_event(ev: &SessionEvent) {
         SessionEvent::SharingStopped => tracing::info!("sharing stopped"),
         SessionEvent::ShareError(e) => tracing::error!("cannot share: {e}"),
         SessionEvent::Webdav(ev) => log_webdav(ev),
+        SessionEvent::ShareActivity(a) => tracing::debug!(
+            "webdav: {} B to the guest, {} B from it, {} connection(s), {} request(s) served, {} in flight",
+            a.bytes_to_guest,
+            a.bytes_from_guest,
+            a.open_connections,
+            a.requests_served,
+            a.requests_in_flight
+        ),
         SessionEvent::Ended(end) => tracing::info!("session ended: {end}"),
     }
 }

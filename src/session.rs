@@ -94,9 +94,31 @@ pub enum SessionEvent {
     ShareError(String),
     /// A WebDAV channel event.
     Webdav(WebdavEvent),
+    /// Sharing activity changed (sent at most once per [`ACTIVITY_INTERVAL`], only when something changed).
+    ShareActivity(ShareActivity),
     /// The session is over. Always the last event.
     Ended(SessionEnd),
 }
+
+/// A snapshot of folder-sharing activity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShareActivity {
+    /// Payload bytes sent to the guest since the channel was linked.
+    pub bytes_to_guest: u64,
+    /// Payload bytes received from the guest since the channel was linked.
+    pub bytes_from_guest: u64,
+    /// Guest connections open now.
+    pub open_connections: usize,
+    /// Requests answered by the current share.
+    pub requests_served: u64,
+    /// Requests being served now.
+    pub requests_in_flight: usize,
+    /// When the current share last saw a request (ms since the Unix epoch; 0 if never).
+    pub last_request_unix_ms: u64,
+}
+
+/// How often [`SessionEvent::ShareActivity`] may be sent.
+pub const ACTIVITY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +185,20 @@ impl SessionShared {
     /// The active share, if any.
     pub fn current_share(&self) -> Option<ShareServer> {
         self.share.read().ok().and_then(|s| s.clone())
+    }
+
+    /// Current sharing activity.
+    pub fn share_activity(&self) -> ShareActivity {
+        use std::sync::atomic::Ordering::Relaxed;
+        let share = self.current_share().map(|s| s.stats().snapshot()).unwrap_or_default();
+        ShareActivity {
+            bytes_to_guest: self.webdav.bytes_to_guest.load(Relaxed),
+            bytes_from_guest: self.webdav.bytes_from_guest.load(Relaxed),
+            open_connections: self.webdav.open_clients.load(Relaxed),
+            requests_served: share.requests_served,
+            requests_in_flight: share.in_flight,
+            last_request_unix_ms: share.last_request_unix_ms,
+        }
     }
 }
 
@@ -309,6 +345,9 @@ impl Core {
             };
         let (main_tx, mut main_rx) = mpsc::channel(256);
         let _main_task = AbortGuard(tokio::spawn(run_main(main.reader, main.writer, main_tx)));
+        let mut ticker = tokio::time::interval(ACTIVITY_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_activity = ShareActivity::default();
 
         loop {
             let webdav_done = async {
@@ -341,6 +380,13 @@ impl Core {
                     }
                 },
                 Some(ev) = self.webdav_events.1.recv() => self.emit(SessionEvent::Webdav(ev)).await,
+                _ = ticker.tick() => {
+                    let now = self.shared.share_activity();
+                    if now != last_activity {
+                        last_activity = now;
+                        self.emit(SessionEvent::ShareActivity(now)).await;
+                    }
+                }
                 done = webdav_done => {
                     self.webdav_task = None;
                     self.on_webdav_end(done).await;
