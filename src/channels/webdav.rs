@@ -12,8 +12,10 @@
 //!   task that reads the response pipe in reads of at most 65 535 bytes and queues one frame at a time into the
 //!   writer's data lane. The lane is a small bounded FIFO shared by all pumps, so clients take turns (fairness)
 //!   and a client never has more than one frame waiting (as spice-gtk does).
-//! - A guest size-0 frame drops the client's inbound pipe (hyper sees EOF); hyper ending makes the pump send a
-//!   size-0 frame and report the close, after which new data for the id starts a new connection.
+//! - A guest size-0 frame drops the client (its hyper task and pump): the guest side is gone, so nothing is sent
+//!   back. When hyper ends a connection itself (`Connection: close`, idle timeout), the pump sends a size-0 frame
+//!   and reports the close; spice-webdavd ignores that frame and may reuse the id, so new data for the id starts a
+//!   new connection.
 //! - PORT_EVENT CLOSED or BREAK drops every client and resets the demuxer. ryll never sends port events.
 
 use super::base::{BaseOutcome, BaseState};
@@ -343,7 +345,7 @@ impl Dispatcher {
         match route(payload.is_empty(), self.clients.contains_key(&id), self.clients.len(), self.config.max_clients) {
             Route::Ignore => {}
             Route::Close => {
-                // Dropping the inbound pipe gives hyper EOF; its pump then ends on its own.
+                // The guest closed its connection: drop the client, its HTTP connection and its pump.
                 self.clients.remove(&id);
                 self.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
                 self.emit(WebdavEvent::ClientClosed(id));
