@@ -10,7 +10,8 @@ use crate::channels::link::{connect_tcp, link, LinkFailure, LinkInfo, LinkReques
 use crate::channels::main_channel::{main_caps, run_main, MainEvent, MAX_MAIN_MESSAGE};
 use crate::channels::vmc::vmc_caps;
 use crate::channels::webdav::{
-    run_webdav, ShareSlot, WebdavConfig, WebdavEnd, WebdavEvent, WebdavStats, DATA_QUEUE, MAX_WEBDAV_MESSAGE,
+    run_webdav, ShareSlot, WebdavConfig, WebdavContext, WebdavEnd, WebdavEvent, WebdavStats, DATA_QUEUE,
+    MAX_WEBDAV_MESSAGE,
 };
 use crate::protocol::base::Severity;
 use crate::protocol::constants::{ChannelType, LinkError, SPICEVMC_CAP_DATA_COMPRESS_LZ4};
@@ -466,7 +467,8 @@ impl Core {
             let linked = open_channel(&addr, capture.as_ref(), req, MAX_WEBDAV_MESSAGE, DATA_QUEUE, counters).await?;
             let compress = lz4 && linked.info.server_channel.has(SPICEVMC_CAP_DATA_COMPRESS_LZ4);
             let _ = events.send(SessionEvent::ChannelLinked(channel)).await;
-            Ok(run_webdav(linked.reader, linked.writer, compress, share, config, stats, wd_events).await)
+            let ctx = WebdavContext { compress, share, config, stats, events: wd_events };
+            Ok(run_webdav(linked.reader, linked.writer, ctx).await)
         }));
     }
 

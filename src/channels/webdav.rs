@@ -135,19 +135,29 @@ enum Dispatch {
     End(WebdavEnd),
 }
 
+/// What the WebDAV channel needs besides its socket.
+pub struct WebdavContext {
+    /// Send LZ4 COMPRESSED_DATA (the server advertised the capability and the user opted in).
+    pub compress: bool,
+    /// The share to serve.
+    pub share: ShareSlot,
+    /// Settings.
+    pub config: WebdavConfig,
+    /// Counters the front end reads.
+    pub stats: Arc<WebdavStats>,
+    /// Where events go.
+    pub events: mpsc::Sender<WebdavEvent>,
+}
+
 /// Runs the channel until the socket closes. Dropping the future drops every client and closes the channel.
 pub async fn run_webdav<R: AsyncRead + Unpin + Send + 'static>(
     reader: MessageReader<R>,
     writer: WriterHandle,
-    compress: bool,
-    share: ShareSlot,
-    config: WebdavConfig,
-    stats: Arc<WebdavStats>,
-    events: mpsc::Sender<WebdavEvent>,
+    ctx: WebdavContext,
 ) -> WebdavEnd {
     let (dispatch_tx, dispatch_rx) = mpsc::channel(DISPATCH_QUEUE);
     let _reader = AbortOnDrop(tokio::spawn(socket_reader(reader, writer.clone(), dispatch_tx)));
-    let mut d = Dispatcher::new(writer, compress, share, config, stats, events);
+    let mut d = Dispatcher::new(writer, ctx);
     d.run(dispatch_rx).await
 }
 
@@ -219,11 +229,7 @@ struct Client {
 
 struct Dispatcher {
     writer: WriterHandle,
-    compress: bool,
-    share: ShareSlot,
-    config: WebdavConfig,
-    stats: Arc<WebdavStats>,
-    events: mpsc::Sender<WebdavEvent>,
+    ctx: WebdavContext,
     demux: Demuxer,
     opened: bool,
     clients: HashMap<ClientId, Client>,
@@ -234,23 +240,12 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
-    fn new(
-        writer: WriterHandle,
-        compress: bool,
-        share: ShareSlot,
-        config: WebdavConfig,
-        stats: Arc<WebdavStats>,
-        events: mpsc::Sender<WebdavEvent>,
-    ) -> Self {
+    fn new(writer: WriterHandle, ctx: WebdavContext) -> Self {
         // Every live pump sends at most one close notice, and there are at most `max_clients` pumps.
-        let (closed_tx, closed_rx) = mpsc::channel(config.max_clients.max(1) + 16);
+        let (closed_tx, closed_rx) = mpsc::channel(ctx.config.max_clients.max(1) + 16);
         Dispatcher {
             writer,
-            compress,
-            share,
-            config,
-            stats,
-            events,
+            ctx,
             demux: Demuxer::new(),
             opened: false,
             clients: HashMap::new(),
@@ -273,14 +268,14 @@ impl Dispatcher {
                     Some(Dispatch::Data(data)) => self.on_data(&data).await,
                     Some(Dispatch::Port(open)) => self.on_port(open).await,
                     Some(Dispatch::Init(name, opened)) => {
-                        let _ = self.events.send(WebdavEvent::PortInit { name, opened }).await;
+                        let _ = self.ctx.events.send(WebdavEvent::PortInit { name, opened }).await;
                         self.on_port(opened).await;
                     }
                     Some(Dispatch::UnexpectedPort(name)) => {
-                        let _ = self.events.send(WebdavEvent::UnexpectedPort(name)).await;
+                        let _ = self.ctx.events.send(WebdavEvent::UnexpectedPort(name)).await;
                     }
                     Some(Dispatch::Notice(text)) => {
-                        let _ = self.events.send(WebdavEvent::Notice(text)).await;
+                        let _ = self.ctx.events.send(WebdavEvent::Notice(text)).await;
                     }
                 },
                 Some((id, generation)) = self.closed_rx.recv() => self.on_client_ended(id, generation),
@@ -290,7 +285,7 @@ impl Dispatcher {
 
     fn emit(&self, ev: WebdavEvent) {
         // Per-connection events are informational (the counters are authoritative): never block on a slow UI.
-        let _ = self.events.try_send(ev);
+        let _ = self.ctx.events.try_send(ev);
     }
 
     async fn on_port(&mut self, open: bool) {
@@ -300,11 +295,11 @@ impl Dispatcher {
         self.opened = open;
         if open {
             tracing::info!("webdav: the guest opened the port (spice-webdavd is running)");
-            let _ = self.events.send(WebdavEvent::PortOpened).await;
+            let _ = self.ctx.events.send(WebdavEvent::PortOpened).await;
         } else {
             tracing::info!("webdav: the guest closed the port; dropping {} connection(s)", self.clients.len());
             self.drop_all();
-            let _ = self.events.send(WebdavEvent::PortClosed).await;
+            let _ = self.ctx.events.send(WebdavEvent::PortClosed).await;
         }
     }
 
@@ -312,13 +307,13 @@ impl Dispatcher {
         self.clients.clear();
         self.refused.clear();
         self.demux.reset();
-        self.stats.open_clients.store(0, Ordering::Relaxed);
+        self.ctx.stats.open_clients.store(0, Ordering::Relaxed);
     }
 
     fn on_client_ended(&mut self, id: ClientId, generation: u64) {
         if self.clients.get(&id).is_some_and(|c| c.generation == generation) {
             self.clients.remove(&id);
-            self.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
+            self.ctx.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
             self.emit(WebdavEvent::ClientClosed(id));
         }
     }
@@ -335,19 +330,20 @@ impl Dispatcher {
     }
 
     async fn on_frame(&mut self, id: ClientId, payload: Bytes) {
-        self.stats.bytes_from_guest.fetch_add(payload.len() as u64, Ordering::Relaxed);
+        self.ctx.stats.bytes_from_guest.fetch_add(payload.len() as u64, Ordering::Relaxed);
         if self.refused.contains(&id) {
             if payload.is_empty() {
                 self.refused.remove(&id);
             }
             return;
         }
-        match route(payload.is_empty(), self.clients.contains_key(&id), self.clients.len(), self.config.max_clients) {
+        match route(payload.is_empty(), self.clients.contains_key(&id), self.clients.len(), self.ctx.config.max_clients)
+        {
             Route::Ignore => {}
             Route::Close => {
                 // The guest closed its connection: drop the client, its HTTP connection and its pump.
                 self.clients.remove(&id);
-                self.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
+                self.ctx.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
                 self.emit(WebdavEvent::ClientClosed(id));
             }
             Route::Refuse => self.refuse(id).await,
@@ -362,11 +358,11 @@ impl Dispatcher {
     async fn refuse(&mut self, id: ClientId) {
         tracing::warn!("webdav: {} guest connections are open; refusing one more with 503", self.clients.len());
         self.emit(WebdavEvent::ClientRefused(id));
-        if self.refused.len() < self.config.max_clients {
+        if self.refused.len() < self.ctx.config.max_clients {
             self.refused.insert(id);
             let mut frames = crate::webdav::mux::encode_frames(id, over_capacity_response());
             frames.extend(encode_close(id));
-            let _ = self.writer.data.send(encode_outgoing(Bytes::from(frames), self.compress)).await;
+            let _ = self.writer.data.send(encode_outgoing(Bytes::from(frames), self.ctx.compress)).await;
         }
     }
 
@@ -376,7 +372,7 @@ impl Dispatcher {
         let (in_r, in_w) = tokio::io::simplex(PIPE_BUF);
         let (out_r, out_w) = tokio::io::simplex(PIPE_BUF);
         let io = tokio::io::join(in_r, out_w);
-        let share = self.share.read().ok().and_then(|s| s.clone());
+        let share = self.ctx.share.read().ok().and_then(|s| s.clone());
         let server = tokio::spawn(async move {
             match share {
                 Some(share) => {
@@ -392,14 +388,14 @@ impl Dispatcher {
             generation,
             out_r,
             self.writer.clone(),
-            self.compress,
+            self.ctx.compress,
             self.closed_tx.clone(),
-            self.stats.clone(),
+            self.ctx.stats.clone(),
         ));
         self.clients
             .insert(id, Client { generation, inbound: in_w, _server: AbortOnDrop(server), _pump: AbortOnDrop(pump) });
-        self.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
-        self.stats.clients_total.fetch_add(1, Ordering::Relaxed);
+        self.ctx.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
+        self.ctx.stats.clients_total.fetch_add(1, Ordering::Relaxed);
         self.emit(WebdavEvent::ClientOpened(id));
     }
 
@@ -409,7 +405,7 @@ impl Dispatcher {
     async fn deliver(&mut self, id: ClientId, payload: Bytes) {
         for attempt in 0..2 {
             let Some(client) = self.clients.get_mut(&id) else { return };
-            match tokio::time::timeout(self.config.stall_limit, client.inbound.write_all(&payload)).await {
+            match tokio::time::timeout(self.ctx.config.stall_limit, client.inbound.write_all(&payload)).await {
                 Ok(Ok(())) => return,
                 Ok(Err(_)) if attempt == 0 => {
                     tracing::debug!("webdav: connection {id} had ended; starting a new one for its next request");
@@ -423,16 +419,17 @@ impl Dispatcher {
                 Err(_) => {
                     tracing::warn!(
                         "webdav: guest connection {id} accepted no data for {:?}; dropping it",
-                        self.config.stall_limit
+                        self.ctx.config.stall_limit
                     );
                     self.clients.remove(&id);
                     self.emit(WebdavEvent::ClientStalled(id));
-                    let _ = self.writer.data.send(encode_outgoing(Bytes::from(encode_close(id)), self.compress)).await;
+                    let _ =
+                        self.writer.data.send(encode_outgoing(Bytes::from(encode_close(id)), self.ctx.compress)).await;
                     break;
                 }
             }
         }
-        self.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
+        self.ctx.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
     }
 }
 
