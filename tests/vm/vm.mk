@@ -1,0 +1,29 @@
+# End-to-end tests of ryll's WebDAV sharing against a throw-away QEMU guest.
+# Included by the top-level Makefile; see tests/vm/README.md.
+#   make testvm             build (or reuse) the guest image in $(RYLL_VM_DIR)
+#   make test-qemu-webdav   build ryll (release) and run the end-to-end tests
+#   make demo               boot the guest and let it use a folder shared by ryll
+# Extra harness options: make test-qemu-webdav E2E_ARGS='--keep -v'
+
+RYLL_VM_DIR ?= target/testvm
+E2E_PYTHON ?= python3
+E2E_ARGS ?=
+E2E_RUN = $(E2E_PYTHON) tests/vm/run_e2e.py --no-build --vm-dir $(RYLL_VM_DIR)
+
+.PHONY: testvm test-qemu-webdav test-qemu-webdav-baseline demo
+
+testvm:
+	RYLL_VM_DIR=$(RYLL_VM_DIR) bash tests/vm/build-image.sh
+
+test-qemu-webdav: testvm
+	cargo build --release --bin ryll
+	$(E2E_RUN) --ryll target/release/ryll $(E2E_ARGS)
+
+# The same tests with spice-gtk's own WebDAV server instead of ryll (needs the Debian
+# packages python3-gi and gir1.2-spiceclientglib-2.0): a baseline for comparisons.
+test-qemu-webdav-baseline: testvm
+	$(E2E_RUN) --client-cmd '/usr/bin/python3 tests/vm/spice_gtk_client.py' $(E2E_ARGS)
+
+demo: testvm
+	cargo build --release --bin ryll
+	$(E2E_RUN) --demo --ryll target/release/ryll $(E2E_ARGS)
