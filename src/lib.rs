@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`protocol`]: SPICE wire formats as pure functions over bytes (no I/O).
 //! - [`channels`]: one module per channel type, plus the shared link and VMC transport code.
+//! - [`connect`]: connection sources (`--direct`, `.vv` files, `spice://` URIs), TLS and HTTP CONNECT proxies.
 //! - [`session`]: the session core that the headless runner (and later the GUI) drive.
 //! - [`webdav`]: the WebDAV mux and the embedded WebDAV server for folder sharing.
 //! - [`capture`]: pcap capture of each channel's traffic.
@@ -10,6 +11,7 @@
 pub mod capture;
 pub mod channels;
 pub mod cli;
+pub mod connect;
 pub mod headless;
 pub mod protocol;
 pub mod session;

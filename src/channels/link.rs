@@ -80,6 +80,34 @@ pub enum LinkFailure {
         /// The channel.
         channel: String,
     },
+    /// The HTTP proxy cannot be reached.
+    #[error("cannot reach the HTTP proxy {proxy} ({reason}): check the .vv file's proxy= key or SPICE_PROXY")]
+    ProxyUnreachable {
+        /// The proxy, without credentials.
+        proxy: String,
+        /// Why.
+        reason: String,
+    },
+    /// The HTTP proxy refused the tunnel.
+    #[error("the HTTP proxy {proxy} refused the tunnel to {target} with \"{status_line}\": {hint}")]
+    ProxyRefused {
+        /// The proxy, without credentials.
+        proxy: String,
+        /// HOST:PORT asked for.
+        target: String,
+        /// The proxy's status line.
+        status_line: String,
+        /// The next step.
+        hint: &'static str,
+    },
+    /// The HTTP proxy answered something that is not an HTTP reply.
+    #[error("the HTTP proxy {proxy} sent an invalid reply ({reason}): check that it is an HTTP proxy")]
+    ProxyProtocol {
+        /// The proxy, without credentials.
+        proxy: String,
+        /// Why.
+        reason: String,
+    },
     /// Protocol major version mismatch.
     #[error("the server speaks SPICE protocol version {major}, ryll speaks {VERSION_MAJOR} (VERSION_MISMATCH)")]
     VersionMismatch {
@@ -135,7 +163,7 @@ pub enum LinkFailure {
     },
 }
 
-/// Opens a TCP connection to `addr` (HOST:PORT), with a timeout and TCP_NODELAY.
+/// Opens a TCP connection to `addr` (HOST:PORT, IPv6 in brackets), with a timeout and TCP_NODELAY.
 pub async fn connect_tcp(addr: &str) -> Result<TcpStream, LinkFailure> {
     let attempt = tokio::time::timeout(LINK_TIMEOUT, TcpStream::connect(addr)).await;
     let stream = match attempt {
