@@ -71,14 +71,70 @@ pub enum LinkFailure {
         /// The channel.
         channel: String,
     },
-    /// The server requires TLS.
+    /// The server requires TLS and no TLS port is known.
     #[error(
-        "the server requires TLS for the {channel} channel (NEED_SECURED): connect to the server's TLS port \
-         (TLS support is planned; until then configure the server to allow plain connections for this channel)"
+        "the server requires TLS for the {channel} channel (NEED_SECURED) and no TLS port is known: give the \
+         server's TLS port with --direct HOST:PORT:TLS_PORT, spice+tls://HOST:TLS_PORT or tls-port= in the .vv file"
     )]
     NeedSecured {
         /// The channel.
         channel: String,
+    },
+    /// The server's certificate does not chain to a trusted CA.
+    #[error(
+        "the TLS certificate of {addr} is not trusted ({reason}): pass the CA that signed it with --ca-file FILE \
+         (or the .vv file's ca= key)"
+    )]
+    TlsUntrusted {
+        /// HOST:PORT.
+        addr: String,
+        /// What the verifier said.
+        reason: String,
+    },
+    /// The certificate's subject is not the one asked for.
+    #[error(
+        "the TLS certificate of {addr} has the subject \"{actual}\", not the expected \"{expected}\": check \
+         --host-subject (or the .vv file's host-subject= key)"
+    )]
+    TlsSubjectMismatch {
+        /// HOST:PORT.
+        addr: String,
+        /// The subject that was expected.
+        expected: String,
+        /// The certificate's subject.
+        actual: String,
+    },
+    /// The certificate does not name the host.
+    #[error(
+        "the TLS certificate of {addr} is not valid for {host} (it names {names}): connect with a name the \
+         certificate lists, or pass --host-subject with the certificate's subject"
+    )]
+    TlsHostnameMismatch {
+        /// HOST:PORT.
+        addr: String,
+        /// The host name checked.
+        host: String,
+        /// The names the certificate holds.
+        names: String,
+    },
+    /// The certificate was rejected for another reason (expired, not yet valid, unusable).
+    #[error("the TLS certificate of {addr} was rejected: {reason}")]
+    TlsCertificate {
+        /// HOST:PORT.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The TLS handshake failed for a reason other than the certificate.
+    #[error(
+        "the TLS handshake with {addr} failed ({reason}): check that this is the server's TLS port (tls-port), \
+         not its plain port"
+    )]
+    TlsHandshake {
+        /// HOST:PORT.
+        addr: String,
+        /// Why.
+        reason: String,
     },
     /// The HTTP proxy cannot be reached.
     #[error("cannot reach the HTTP proxy {proxy} ({reason}): check the .vv file's proxy= key or SPICE_PROXY")]
