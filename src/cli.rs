@@ -2,6 +2,12 @@
 
 use crate::channels::link::Password;
 use crate::channels::webdav::WebdavConfig;
+use crate::connect::dial::{TlsEndpoint, Transport};
+use crate::connect::proxy::{ProxyUrl, ProxyUrlError};
+use crate::connect::target::{ConnectTarget, SecureChannels};
+use crate::connect::tls::{TlsConfig, TlsOptions, TlsSetupError};
+use crate::connect::uri::{self, UriError};
+use crate::connect::vv::{self, VvError};
 use crate::session::SessionConfig;
 use crate::webdav::server::ShareConfig;
 use clap::Parser;
@@ -15,14 +21,40 @@ use std::time::Duration;
     version,
     about = "A SPICE client that shares a local folder with the virtual machine over WebDAV",
     after_help = "Examples:\n  ryll --direct vmhost:5900 --headless --share-dir ~/Documents\n  \
-                  RYLL_PASSWORD=secret ryll --direct 127.0.0.1:5930 --headless --share-dir ./build --share-dir-ro\n\n\
+                  RYLL_PASSWORD=secret ryll --direct 127.0.0.1:5930 --headless --share-dir ./build --share-dir-ro\n  \
+                  ryll console.vv --headless --share-dir ~/Documents\n  \
+                  ryll spice+tls://vmhost:5901 --ca-file ca-cert.pem --headless --share-dir ~/Documents\n\n\
+                  Connecting (TLS, .vv files, URIs, proxies): docs/configuration.md.\n\
                   The guest needs spice-webdavd (Linux: package spice-webdavd; Windows: spice-webdavd installer);\n\
                   the share then appears at http://127.0.0.1:9843/ inside the guest."
 )]
 pub struct Cli {
-    /// SPICE server to connect to, as HOST:PORT.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub direct: String,
+    /// A virt-viewer connection file (.vv), or a spice://HOST:PORT or spice+tls://HOST:TLS_PORT URI.
+    #[arg(value_name = "FILE.vv|URI")]
+    pub target: Option<String>,
+
+    /// SPICE server to connect to: HOST:PORT, HOST:PORT:TLS_PORT or HOST::TLS_PORT (IPv6 in brackets).
+    #[arg(long, value_name = "HOST:PORT[:TLS_PORT]")]
+    pub direct: Option<String>,
+
+    /// Read the connection from a virt-viewer connection file (.vv), as remote-viewer does.
+    #[arg(long, value_name = "FILE.vv")]
+    pub file: Option<PathBuf>,
+
+    /// The CA certificate(s) (PEM) that signed the server's TLS certificate (default: the .vv file's ca=, else
+    /// the system trust store).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Require this TLS certificate subject, e.g. "C=XX,L=city,O=org,CN=host" (default: the .vv file's
+    /// host-subject=, else the certificate must name the host).
+    #[arg(long, value_name = "SUBJECT")]
+    pub host_subject: Option<String>,
+
+    /// Channels that must use TLS: all, or a comma-separated list such as main,webdav (default: the .vv file's
+    /// secure-channels=, else none; a channel the server says needs TLS is retried over TLS anyway).
+    #[arg(long, value_name = "all|CHANNEL,...")]
+    pub secure_channels: Option<String>,
 
     /// Run without a window: log to stderr and run until SIGINT/SIGTERM or until the server ends the session.
     #[arg(long)]
@@ -80,29 +112,135 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
-    /// The address is not HOST:PORT.
-    #[error("--direct {0}: expected HOST:PORT, for example 127.0.0.1:5900")]
-    Address(String),
+    /// Not exactly one connection source.
+    #[error(
+        "{0}: give exactly one of --direct HOST:PORT[:TLS_PORT], --file FILE.vv, or a .vv file or spice:// URI \
+         as the argument"
+    )]
+    Source(String),
+    /// `--direct` or a URI is malformed.
+    #[error("{0}")]
+    Uri(#[from] UriError),
+    /// A `.vv` file is unusable.
+    #[error("{0}")]
+    Vv(#[from] VvError),
+    /// `SPICE_PROXY` is malformed.
+    #[error("SPICE_PROXY: {0}")]
+    Proxy(ProxyUrlError),
+    /// `--secure-channels` is malformed.
+    #[error("--secure-channels: {0}")]
+    SecureChannels(String),
+    /// The target cannot be connected to as given.
+    #[error("{0}")]
+    Target(String),
+    /// TLS cannot be set up.
+    #[error("{0}")]
+    Tls(#[from] TlsSetupError),
 }
 
 impl Cli {
-    /// Builds the session configuration, reading the password and checking the share directory.
+    /// Builds the session configuration: resolves the connection source, reads the password, loads the TLS
+    /// settings and checks the share directory.
     pub fn session_config(&self) -> Result<SessionConfig, ConfigError> {
+        self.session_config_with_env(&|name| std::env::var(name).ok())
+    }
+
+    /// The connection target from exactly one source, before the command-line overrides.
+    pub fn connect_target(&self) -> Result<ConnectTarget, ConfigError> {
+        let mut given = Vec::new();
+        if self.direct.is_some() {
+            given.push("--direct");
+        }
+        if self.file.is_some() {
+            given.push("--file");
+        }
+        if let Some(t) = &self.target {
+            given.push(if uri::looks_like_uri(t) { "a URI" } else { "a .vv file argument" });
+        }
+        match given.as_slice() {
+            [] => return Err(ConfigError::Source("no server given".into())),
+            [_] => {}
+            many => return Err(ConfigError::Source(format!("{} given together", many.join(" and ")))),
+        }
+        if let Some(direct) = &self.direct {
+            return Ok(uri::parse_direct(direct)?);
+        }
+        if let Some(path) = &self.file {
+            return Ok(vv::read_file(path)?.target);
+        }
+        match &self.target {
+            Some(t) if uri::looks_like_uri(t) => {
+                let target = uri::parse_uri(t)?;
+                if target.password.is_some() {
+                    tracing::warn!(
+                        "the password in the URI is visible to other users of this machine in the process list; \
+                         prefer --password-file, RYLL_PASSWORD or a .vv file"
+                    );
+                }
+                Ok(target)
+            }
+            Some(path) => Ok(vv::read_file(std::path::Path::new(path))?.target),
+            None => Err(ConfigError::Source("no server given".into())),
+        }
+    }
+
+    /// [`Cli::session_config`] with the environment given as a function (for tests).
+    pub fn session_config_with_env(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<SessionConfig, ConfigError> {
+        let mut target = self.connect_target()?;
+        if let Some(subject) = &self.host_subject {
+            target.host_subject = Some(subject.clone());
+        }
+        if let Some(list) = &self.secure_channels {
+            target.secure_channels = Some(SecureChannels::parse(list).map_err(ConfigError::SecureChannels)?);
+        }
+        if target.proxy.is_none() {
+            if let Some(url) = env("SPICE_PROXY").filter(|u| !u.trim().is_empty()) {
+                target.proxy = Some(ProxyUrl::parse(&url).map_err(ConfigError::Proxy)?);
+            }
+        }
+        target.check().map_err(ConfigError::Target)?;
+        // --password-file, then the source's password (a .vv ticket), then RYLL_PASSWORD.
         let password = match &self.password_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|source| ConfigError::PasswordFile { path: path.display().to_string(), source })?;
                 Password::new(text.lines().next().unwrap_or_default())
             }
-            None => Password::new(std::env::var("RYLL_PASSWORD").unwrap_or_default()),
+            None => match target.password.take() {
+                Some(p) => p,
+                None => Password::new(env("RYLL_PASSWORD").unwrap_or_default()),
+            },
+        };
+        let tls = match target.tls_port {
+            Some(port) => {
+                let opts = TlsOptions {
+                    ca_pem: target.ca.clone(),
+                    ca_file: self.ca_file.clone(),
+                    host_subject: target.host_subject.clone(),
+                };
+                Some(TlsEndpoint { host: target.host.clone(), port, config: TlsConfig::new(&target.host, &opts)? })
+            }
+            None => {
+                if self.ca_file.is_some() || self.host_subject.is_some() {
+                    tracing::warn!("--ca-file and --host-subject are ignored: no TLS port is known");
+                }
+                None
+            }
         };
         let share = match &self.share_dir {
             Some(path) => Some(ShareConfig { root: check_share_dir(path)?, read_only: self.share_dir_ro }),
             None => None,
         };
+        tracing::debug!("connection target: {}", target.describe());
         Ok(SessionConfig {
-            addr: check_addr(&self.direct)?,
+            addr: target.port.map(|p| uri::format_addr(&target.host, p)).unwrap_or_default(),
             password,
+            transport: Transport {
+                tls,
+                secure_channels: target.secure_channels.clone().unwrap_or_default(),
+                proxy: target.proxy.clone(),
+            },
+            title: target.title.clone(),
             capture_dir: self.capture.clone(),
             share,
             webdav: WebdavConfig {
@@ -111,13 +249,6 @@ impl Cli {
                 lz4: self.webdav_lz4,
             },
         })
-    }
-}
-
-fn check_addr(addr: &str) -> Result<String, ConfigError> {
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => Ok(addr.to_string()),
-        _ => Err(ConfigError::Address(addr.to_string())),
     }
 }
 
@@ -154,14 +285,107 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         assert!(parse(&["--direct", "h:1", "--share-dir-ro"]).is_err(), "--share-dir-ro needs --share-dir");
-        assert!(parse(&[]).is_err());
         let cli = parse(&["--direct", "nohost"]).unwrap();
-        assert!(matches!(cli.session_config(), Err(ConfigError::Address(_))));
+        assert!(matches!(cli.session_config(), Err(ConfigError::Uri(_))));
         let cli = parse(&["--direct", "h:1", "--share-dir", "/definitely/not/here"]).unwrap();
         assert!(matches!(cli.session_config(), Err(ConfigError::ShareDir { .. })));
         let file = tempfile::NamedTempFile::new().unwrap();
         let cli = parse(&["--direct", "h:1", "--share-dir", file.path().to_str().unwrap()]).unwrap();
         assert!(matches!(cli.session_config(), Err(ConfigError::ShareDir { .. })));
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn exactly_one_connection_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let vv = dir.path().join("c.vv");
+        std::fs::write(&vv, "[virt-viewer]\ntype=spice\nhost=h\nport=1\n").unwrap();
+        let vv = vv.to_str().unwrap();
+        for args in [&[][..], &["--headless"][..]] {
+            let e = parse(args).unwrap().session_config_with_env(&no_env).unwrap_err().to_string();
+            assert!(e.contains("no server given") && e.contains("exactly one"), "{e}");
+        }
+        for (args, want) in [
+            (&["--direct", "h:1", "spice://h:1"][..], "--direct and a URI given together"),
+            (&["--direct", "h:1", "--file", vv][..], "--direct and --file given together"),
+            (&["--file", vv, vv][..], "--file and a .vv file argument given together"),
+        ] {
+            let e = parse(args).unwrap().session_config_with_env(&no_env).unwrap_err().to_string();
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+        for args in [&["--direct", "h:1"][..], &["--file", vv][..], &[vv][..], &["spice://h:1"][..]] {
+            let cfg = parse(args).unwrap().session_config_with_env(&no_env).unwrap();
+            assert_eq!(cfg.addr, "h:1", "{args:?}");
+            assert!(cfg.transport.tls.is_none() && cfg.transport.proxy.is_none());
+        }
+    }
+
+    fn ca_file(dir: &std::path::Path) -> std::path::PathBuf {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, params.self_signed(&key).unwrap().pem()).unwrap();
+        path
+    }
+
+    #[test]
+    fn tls_ports_policy_and_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = ca_file(dir.path());
+        let ca = ca.to_str().unwrap();
+        let cfg = parse(&["--direct", "[::1]::5901", "--ca-file", ca, "--secure-channels", "main,webdav"])
+            .unwrap()
+            .session_config_with_env(&no_env)
+            .unwrap();
+        assert_eq!(cfg.addr, "");
+        let tls = cfg.transport.tls.unwrap();
+        assert_eq!((tls.host.as_str(), tls.port), ("::1", 5901));
+        assert!(cfg.transport.secure_channels.requires(crate::protocol::constants::ChannelType::Webdav));
+        let cfg = parse(&["spice://h?port=1&tls-port=2", "--ca-file", ca]).unwrap();
+        assert_eq!(cfg.session_config_with_env(&no_env).unwrap().addr, "h:1");
+
+        let e = parse(&["--direct", "h:1", "--secure-channels", "all"]).unwrap();
+        assert!(e.session_config_with_env(&no_env).unwrap_err().to_string().contains("no TLS port is known"));
+        let e = parse(&["--direct", "h:1:2", "--secure-channels", "mian"]).unwrap();
+        assert!(e.session_config_with_env(&no_env).unwrap_err().to_string().contains("--secure-channels"));
+        let e = parse(&["--direct", "h::2", "--ca-file", "/definitely/not/here.pem"]).unwrap();
+        assert!(matches!(e.session_config_with_env(&no_env), Err(ConfigError::Tls(_))));
+        let e = parse(&["--direct", "h::2", "--ca-file", ca, "--host-subject", "CN"]).unwrap();
+        assert!(e.session_config_with_env(&no_env).unwrap_err().to_string().contains("invalid host subject"));
+    }
+
+    #[test]
+    fn vv_file_with_overrides_proxy_and_password_precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        let vv = dir.path().join("c.vv");
+        let text = "[virt-viewer]\ntype=spice\nhost=vm\nport=5900\npassword=ticket\ntitle=My VM\n\
+                    secure-channels=main\n";
+        std::fs::write(&vv, text).unwrap();
+        let vv = vv.to_str().unwrap();
+        // The .vv file wants TLS for main but has no TLS port.
+        assert!(matches!(parse(&[vv]).unwrap().session_config_with_env(&no_env), Err(ConfigError::Target(_))));
+        let cli = parse(&[vv, "--secure-channels", ""]).unwrap();
+        let env = |name: &str| match name {
+            "SPICE_PROXY" => Some("http://alice:hunter2@proxy:8080".to_string()),
+            "RYLL_PASSWORD" => Some("from-env".to_string()),
+            _ => None,
+        };
+        let cfg = cli.session_config_with_env(&env).unwrap();
+        assert_eq!(cfg.password.expose(), b"ticket", "the .vv ticket beats RYLL_PASSWORD");
+        assert_eq!(cfg.title.as_deref(), Some("My VM"));
+        let proxy = cfg.transport.proxy.clone().unwrap();
+        assert_eq!((proxy.host.as_str(), proxy.port), ("proxy", 8080));
+        assert!(!format!("{cfg:?}").contains("hunter2") && !format!("{cfg:?}").contains("ticket"));
+
+        let cfg = parse(&["--direct", "vm:1"]).unwrap().session_config_with_env(&env).unwrap();
+        assert_eq!(cfg.password.expose(), b"from-env");
+        let bad_env = |name: &str| (name == "SPICE_PROXY").then(|| "socks5://alice:hunter2@p:1".to_string());
+        let e = parse(&["--direct", "vm:1"]).unwrap().session_config_with_env(&bad_env).unwrap_err().to_string();
+        assert!(e.starts_with("SPICE_PROXY: ") && !e.contains("hunter2"), "{e}");
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub const WEBDAV_SETUP_HINT: &str = "the server offers no WebDAV channel, so fol
 
 /// Runs a session until a signal or the server ends it. Exit code 0 after a signal, 1 otherwise.
 pub async fn run(config: SessionConfig) -> ExitCode {
+    if let Some(title) = &config.title {
+        tracing::info!("session: {title}");
+    }
     let mut handle = session::start(config);
     let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => Some(s),

@@ -6,13 +6,14 @@
 
 use crate::capture::CaptureSet;
 use crate::channels::io::{spawn_writer, ByteCounters, MessageReader, SharedCapture};
-use crate::channels::link::{connect_tcp, link, LinkFailure, LinkInfo, LinkRequest, Password};
+use crate::channels::link::{link, LinkFailure, LinkInfo, LinkRequest, Password};
 use crate::channels::main_channel::{main_caps, run_main, MainEvent, MAX_MAIN_MESSAGE};
 use crate::channels::vmc::vmc_caps;
 use crate::channels::webdav::{
     run_webdav, ShareSlot, WebdavConfig, WebdavContext, WebdavEnd, WebdavEvent, WebdavStats, DATA_QUEUE,
     MAX_WEBDAV_MESSAGE,
 };
+use crate::connect::dial::{dial, split_addr, Transport};
 use crate::protocol::base::Severity;
 use crate::protocol::constants::{ChannelType, LinkError, SPICEVMC_CAP_DATA_COMPRESS_LZ4};
 use crate::protocol::main_channel::ChannelId;
@@ -27,10 +28,14 @@ use tokio::task::JoinHandle;
 /// Everything needed to run a session.
 #[derive(Debug, Clone, Default)]
 pub struct SessionConfig {
-    /// HOST:PORT of the SPICE server.
+    /// HOST:PORT of the SPICE server's plain port (IPv6 in brackets); empty when only a TLS port is known.
     pub addr: String,
     /// Password (empty when the server has ticketing off).
     pub password: Password,
+    /// The TLS port, which channels must use it, and the HTTP proxy (default: plain TCP to `addr`).
+    pub transport: Transport,
+    /// A title for the session from the connection source (a `.vv` file's `title`), for front ends.
+    pub title: Option<String>,
     /// Where to write pcap captures, if anywhere.
     pub capture_dir: Option<PathBuf>,
     /// The folder to share as soon as the WebDAV channel is up.
@@ -259,18 +264,71 @@ struct LinkedChannel {
     info: LinkInfo,
 }
 
-/// Connects and links one channel.
+/// Where a channel connects: the plain address and the transport (TLS port, policy, proxy).
+#[derive(Debug, Clone)]
+struct Route {
+    addr: String,
+    transport: Transport,
+}
+
+/// Connects and links one channel: over TLS when the policy requires it or no plain port is known, otherwise over
+/// plain TCP, retrying over TLS when the server answers NEED_SECURED (or refuses the plain port) and a TLS port is
+/// known, as spice-gtk does.
 async fn open_channel(
-    addr: &str,
+    route: &Route,
     capture: Option<&CaptureSet>,
-    req: LinkRequest,
+    mut req: LinkRequest,
     max_message: u32,
     data_queue: usize,
     counters: Arc<ByteCounters>,
 ) -> Result<LinkedChannel, LinkFailure> {
-    let mut tcp = connect_tcp(addr).await?;
-    let cap: Option<SharedCapture> = match (capture, tcp.local_addr(), tcp.peer_addr()) {
-        (Some(set), Ok(local), Ok(peer)) => {
+    let channel = req.channel.channel_type;
+    let proxy = route.transport.proxy.as_ref();
+    let tls = route.transport.tls.as_ref();
+    match split_addr(&route.addr) {
+        Some((host, port)) if !route.transport.secure_channels.requires(channel) => {
+            req.addr = route.addr.clone();
+            let attempt = dial(&host, port, None, proxy).await;
+            let result = match attempt {
+                Ok(dialed) => link_dialed(dialed, capture, &req, max_message, data_queue, counters.clone()).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(LinkFailure::NeedSecured { channel }) if tls.is_some() => {
+                    tracing::info!(
+                        "the server requires TLS for the {channel} channel (NEED_SECURED); retrying over TLS"
+                    )
+                }
+                Err(e @ LinkFailure::Refused { .. }) if tls.is_some() => {
+                    tracing::info!("{e}; trying the TLS port")
+                }
+                other => return other,
+            }
+        }
+        _ => {}
+    }
+    let Some(tls) = tls else {
+        return Err(LinkFailure::NeedSecured { channel: channel.name() });
+    };
+    req.addr = crate::connect::uri::format_addr(&tls.host, tls.port);
+    let dialed = dial(&tls.host, tls.port, Some(&tls.config), proxy).await?;
+    let linked = link_dialed(dialed, capture, &req, max_message, data_queue, counters).await?;
+    tracing::debug!("{} channel linked over TLS to {}", channel.name(), req.addr);
+    Ok(linked)
+}
+
+/// Links a connected stream and splits it into a reader and a writer task.
+async fn link_dialed(
+    dialed: crate::connect::dial::Dialed,
+    capture: Option<&CaptureSet>,
+    req: &LinkRequest,
+    max_message: u32,
+    data_queue: usize,
+    counters: Arc<ByteCounters>,
+) -> Result<LinkedChannel, LinkFailure> {
+    let mut stream = dialed.stream;
+    let cap: Option<SharedCapture> = match (capture, dialed.local, dialed.peer) {
+        (Some(set), Some(local), Some(peer)) => {
             let name = format!("{}-{}", req.channel.channel_type.name(), req.channel.id);
             match set.open_channel(&name, local, peer) {
                 Ok(c) => Some(Arc::new(Mutex::new(c))),
@@ -282,8 +340,7 @@ async fn open_channel(
         }
         _ => None,
     };
-    let info = link(&mut tcp, &req, &cap).await?;
-    let stream: crate::channels::io::BoxStream = Box::new(tcp);
+    let info = link(&mut stream, req, &cap).await?;
     let (r, w) = tokio::io::split(stream);
     let reader = MessageReader::new(r, info.mode, max_message, cap.clone(), counters.clone());
     let (writer, _task) = spawn_writer(w, info.mode, data_queue, cap, counters);
@@ -335,15 +392,15 @@ impl Core {
                 return SessionEnd::Failed(e);
             }
         }
-        self.emit(SessionEvent::Connecting(self.config.addr.clone())).await;
+        let route = self.route();
+        self.emit(SessionEvent::Connecting(route.transport.describe(&route.addr))).await;
         let main_id = ChannelId { channel_type: ChannelType::Main, id: 0 };
         let counters = self.register_counters(main_id);
         let req = self.link_request(0, main_id, main_caps());
-        let main =
-            match open_channel(&self.config.addr, self.capture.as_ref(), req, MAX_MAIN_MESSAGE, 16, counters).await {
-                Ok(m) => m,
-                Err(e) => return SessionEnd::Failed(e.to_string()),
-            };
+        let main = match open_channel(&route, self.capture.as_ref(), req, MAX_MAIN_MESSAGE, 16, counters).await {
+            Ok(m) => m,
+            Err(e) => return SessionEnd::Failed(e.to_string()),
+        };
         let (main_tx, mut main_rx) = mpsc::channel(256);
         let _main_task = AbortGuard(tokio::spawn(run_main(main.reader, main.writer, main_tx)));
         let mut ticker = tokio::time::interval(ACTIVITY_INTERVAL);
@@ -405,6 +462,10 @@ impl Core {
         counters
     }
 
+    fn route(&self) -> Route {
+        Route { addr: self.config.addr.clone(), transport: self.config.transport.clone() }
+    }
+
     fn link_request(&self, connection_id: u32, channel: ChannelId, caps: crate::protocol::caps::Caps) -> LinkRequest {
         LinkRequest {
             connection_id,
@@ -455,7 +516,7 @@ impl Core {
         let lz4 = self.config.webdav.lz4;
         let req = self.link_request(session_id, channel, vmc_caps(lz4));
         let counters = self.register_counters(channel);
-        let addr = self.config.addr.clone();
+        let route = self.route();
         let capture = self.capture.clone();
         let share = self.shared.share.clone();
         let config = self.config.webdav.clone();
@@ -464,7 +525,7 @@ impl Core {
         let events = self.events.clone();
         self.webdav_task = Some(tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let linked = open_channel(&addr, capture.as_ref(), req, MAX_WEBDAV_MESSAGE, DATA_QUEUE, counters).await?;
+            let linked = open_channel(&route, capture.as_ref(), req, MAX_WEBDAV_MESSAGE, DATA_QUEUE, counters).await?;
             let compress = lz4 && linked.info.server_channel.has(SPICEVMC_CAP_DATA_COMPRESS_LZ4);
             let _ = events.send(SessionEvent::ChannelLinked(channel)).await;
             let ctx = WebdavContext { compress, share, config, stats, events: wd_events };
