@@ -2,36 +2,86 @@
 //!
 //! Tests that need it call [`Qemu::start`]; when `qemu-system-x86_64` is missing the test is skipped with a note,
 //! unless `CI` is set, in which case it fails (CI installs QEMU, so a missing binary is a broken setup).
+//!
+//! [`Qemu::start_with`] adds TLS: a TLS port with certificates from a [`TestPki`] (generated with rcgen), optionally
+//! no plain port, and `tls-channel=` policies that make the server answer NEED_SECURED on the plain port.
+#![allow(dead_code)]
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Qemu {
     child: Child,
+    /// The plain port (0 when QEMU has none).
     pub port: u16,
+    /// The TLS port, when TLS is on.
+    pub tls_port: Option<u16>,
+}
+
+/// What [`Qemu::start_with`] starts.
+#[derive(Debug, Clone, Default)]
+pub struct QemuOptions {
+    /// Turns ticketing on with this password.
+    pub password: Option<String>,
+    /// Adds the WebDAV port device.
+    pub webdav: bool,
+    /// Opens a TLS port with the certificates in this directory (ca-cert.pem, server-cert.pem, server-key.pem).
+    pub tls_dir: Option<PathBuf>,
+    /// No plain port (TLS only).
+    pub tls_only: bool,
+    /// `tls-channel=` values: channel names or `default` (every channel).
+    pub tls_channels: Vec<String>,
+}
+
+/// Whether QEMU is installed; skips (returns false) with a note, or fails when `CI` is set.
+pub fn qemu_available() -> bool {
+    if Command::new("qemu-system-x86_64").arg("--version").stdout(Stdio::null()).status().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "qemu-system-x86_64 is required in CI");
+        eprintln!("skipping: qemu-system-x86_64 is not installed");
+        return false;
+    }
+    true
 }
 
 impl Qemu {
     /// QEMU with a SPICE server on a free loopback port and the WebDAV port device. `password` turns ticketing on.
     pub fn start(password: Option<&str>, with_webdav: bool) -> Option<Qemu> {
-        if Command::new("qemu-system-x86_64").arg("--version").stdout(Stdio::null()).status().is_err() {
-            assert!(std::env::var_os("CI").is_none(), "qemu-system-x86_64 is required in CI");
-            eprintln!("skipping: qemu-system-x86_64 is not installed");
+        Qemu::start_with(QemuOptions {
+            password: password.map(str::to_string),
+            webdav: with_webdav,
+            ..QemuOptions::default()
+        })
+    }
+
+    /// QEMU with the given SPICE options.
+    pub fn start_with(opts: QemuOptions) -> Option<Qemu> {
+        if !qemu_available() {
             return None;
         }
-        let port = free_port();
-        let auth = match password {
+        let port = if opts.tls_only { 0 } else { free_port() };
+        let tls_port = opts.tls_dir.as_ref().map(|_| free_port());
+        let mut spice = vec!["addr=127.0.0.1".to_string()];
+        if port != 0 {
+            spice.push(format!("port={port}"));
+        }
+        if let (Some(dir), Some(tls)) = (&opts.tls_dir, tls_port) {
+            spice.push(format!("tls-port={tls}"));
+            spice.push(format!("x509-dir={}", dir.display()));
+            spice.extend(opts.tls_channels.iter().map(|c| format!("tls-channel={c}")));
+        }
+        spice.push(match opts.password {
             Some(_) => "password-secret=spicepw".to_string(),
             None => "disable-ticketing=on".to_string(),
-        };
+        });
         let mut cmd = Command::new("qemu-system-x86_64");
         cmd.args(["-machine", "q35", "-accel", "tcg", "-display", "none", "-nodefaults", "-S", "-m", "64"]);
-        if let Some(p) = password {
+        if let Some(p) = &opts.password {
             cmd.args(["-object", &format!("secret,id=spicepw,data={p}")]);
         }
-        cmd.args(["-spice", &format!("port={port},addr=127.0.0.1,{auth}")]);
-        if with_webdav {
+        cmd.args(["-spice", &spice.join(",")]);
+        if opts.webdav {
             cmd.args([
                 "-device",
                 "virtio-serial-pci",
@@ -42,8 +92,8 @@ impl Qemu {
             ]);
         }
         let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
-        let qemu = Qemu { child, port };
-        qemu.wait_listening();
+        let qemu = Qemu { child, port, tls_port };
+        qemu.wait_listening(if port != 0 { port } else { tls_port.unwrap_or(0) });
         Some(qemu)
     }
 
@@ -51,16 +101,21 @@ impl Qemu {
         format!("127.0.0.1:{}", self.port)
     }
 
-    fn wait_listening(&self) {
+    /// The TLS port (panics when TLS is off).
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port.expect("QEMU was started without TLS")
+    }
+
+    fn wait_listening(&self, port: u16) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             // Probe without connecting (a bare connect would be a failed SPICE link): try to bind the port.
-            if TcpListener::bind(("127.0.0.1", self.port)).is_err() {
+            if TcpListener::bind(("127.0.0.1", port)).is_err() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("QEMU did not start listening on port {}", self.port);
+        panic!("QEMU did not start listening on port {port}");
     }
 
     /// Kills QEMU now (the server "goes away").
@@ -78,4 +133,55 @@ impl Drop for Qemu {
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// A test CA and a server certificate signed by it, written where QEMU's `x509-dir` expects them.
+pub struct TestPki {
+    dir: tempfile::TempDir,
+    /// The CA certificate (PEM).
+    pub ca_pem: String,
+}
+
+/// The server certificate's subject, in the host-subject syntax.
+pub const SERVER_SUBJECT: &str = "C=XX,L=Test City,O=ryll tests,CN=spice.test";
+
+impl TestPki {
+    /// A CA and a server certificate for `names` (DNS names or IP addresses) with the subject
+    /// [`SERVER_SUBJECT`].
+    pub fn new(names: &[&str]) -> TestPki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        ca.distinguished_name.push(DnType::CommonName, "ryll test CA");
+        let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+        let issuer = Issuer::new(ca, ca_key);
+
+        let key = KeyPair::generate().expect("server key");
+        let mut server =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).expect("server params");
+        server.distinguished_name = rcgen::DistinguishedName::new();
+        server.distinguished_name.push(DnType::CountryName, "XX");
+        server.distinguished_name.push(DnType::LocalityName, "Test City");
+        server.distinguished_name.push(DnType::OrganizationName, "ryll tests");
+        server.distinguished_name.push(DnType::CommonName, "spice.test");
+        let server_cert = server.signed_by(&key, &issuer).expect("server certificate");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("ca-cert.pem"), ca_cert.pem()).expect("write CA");
+        std::fs::write(dir.path().join("server-cert.pem"), server_cert.pem()).expect("write cert");
+        std::fs::write(dir.path().join("server-key.pem"), key.serialize_pem()).expect("write key");
+        TestPki { dir, ca_pem: ca_cert.pem() }
+    }
+
+    /// The directory for `x509-dir`.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The CA certificate file.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca-cert.pem")
+    }
 }
