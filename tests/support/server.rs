@@ -580,8 +580,9 @@ async fn link(inner: &Inner, s: &mut TcpStream) -> Option<LinkMess> {
             common_caps: Caps::new(),
             channel_caps: Caps::new(),
         };
-        let _ = s.write_all(&reply.encode()).await;
+        // Record before replying: the client may act on the reply before this task runs again.
         set_result(LinkResult::NeedSecured);
+        let _ = s.write_all(&reply.encode()).await;
         return None;
     }
 
