@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 10
 FUZZ_TARGETS := link_reply message_header vmc_port mux_demux
 
-.PHONY: help build test lint fmt fuzz-build fuzz-smoke
+.PHONY: help build test lint fmt fuzz-build fuzz-smoke bench bench-quick
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -20,6 +20,14 @@ lint: ## rustfmt, clippy -D warnings and shellcheck, as pre-commit runs them
 
 fmt: ## format the code
 	$(CARGO) fmt
+
+bench: ## the sharing path against its loopback ceiling (5 runs); writes docs/performance.md
+	$(CARGO) build --release --bin ryll --example serve_share
+	$(CARGO) bench --bench sharing -- --write docs/performance.md $(BENCH_ARGS)
+
+bench-quick: ## smoke run of the benchmark (small sizes, one run); fails only if the benchmark breaks
+	$(CARGO) build --release --bin ryll --example serve_share
+	$(CARGO) bench --bench sharing -- --quick $(BENCH_ARGS)
 
 fuzz-build: ## build the cargo-fuzz targets (plain build; no nightly needed)
 	$(CARGO) build --manifest-path fuzz/Cargo.toml --bins
