@@ -82,7 +82,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::share_stats::RequestGuard;
-pub use super::share_stats::{InFlightRequest, ShareStats, ShareStatsSnapshot};
+pub use super::share_stats::{InFlightProgress, InFlightRequest, ShareStats, ShareStatsSnapshot};
 
 /// GET read chunk size: one mux frame holds at most 65535 bytes.
 pub const READ_BUF_SIZE: usize = 65535;
@@ -285,6 +285,15 @@ impl ShareServer {
     {
         let mut guard = self.inner.stats.begin_request(req.method().as_str(), display_path(req.uri().path()));
         let is_head = req.method() == Method::HEAD;
+        // Count the request body's bytes for the in-flight table (upload progress).
+        let received = guard.byte_counter();
+        let req = req.map(move |body| {
+            body.map_frame(move |frame| {
+                let len = frame.data_ref().map_or(0, |d| d.remaining());
+                received.fetch_add(u64::try_from(len).unwrap_or(u64::MAX), std::sync::atomic::Ordering::Relaxed);
+                frame
+            })
+        });
         // A panic inside dav-server must not take the connection task (or the caller) with it.
         let response = match AssertUnwindSafe(self.dispatch(req)).catch_unwind().await {
             Ok(response) => response,
@@ -629,8 +638,11 @@ impl HttpBody for ShareBody {
             Poll::Ready(None) => this.finish(true),
             Poll::Ready(Some(Err(_))) => this.finish(false),
             Poll::Ready(Some(Ok(frame))) => {
-                let len = frame.data_ref().map_or(0, |d| d.len());
-                this.sent = this.sent.saturating_add(u64::try_from(len).unwrap_or(u64::MAX));
+                let len = u64::try_from(frame.data_ref().map_or(0, |d| d.len())).unwrap_or(u64::MAX);
+                this.sent = this.sent.saturating_add(len);
+                if let Some(guard) = &this.guard {
+                    guard.add_bytes(len);
+                }
             }
             Poll::Pending => {}
         }

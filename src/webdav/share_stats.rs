@@ -10,7 +10,9 @@
 //! for example because the connection died mid-response. That bookkeeping is done by
 //! `RequestGuard`, whose `Drop` does the removal, so nothing can leak an entry.
 //!
-//! Byte counters (`bytes_in` / `bytes_out`) are not kept here: the WebDAV mux counts them.
+//! Channel byte counters (`bytes_in` / `bytes_out`) are not kept here: the WebDAV mux counts them. Each request
+//! in flight has its own body byte counter (request body received plus response body produced), read with
+//! [`ShareStats::in_flight_progress`] so a UI can show how far an upload or download has got.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -35,8 +37,8 @@ pub struct ShareStats {
     connections_total: AtomicU64,
     /// Source of keys for `table`.
     next_id: AtomicU64,
-    /// Requests in flight, keyed by a per-share request counter.
-    table: Mutex<HashMap<u64, InFlightRequest>>,
+    /// Requests in flight with their body byte counters, keyed by a per-share request counter.
+    table: Mutex<HashMap<u64, (InFlightRequest, Arc<AtomicU64>)>>,
 }
 
 /// A point-in-time copy of the counters in [`ShareStats`].
@@ -65,6 +67,15 @@ pub struct InFlightRequest {
     pub started: Instant,
 }
 
+/// One request in flight and how many body bytes it has moved so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlightProgress {
+    /// Method, path and start time.
+    pub request: InFlightRequest,
+    /// Request body bytes received plus response body bytes produced so far.
+    pub bytes: u64,
+}
+
 impl ShareStats {
     /// Create zeroed statistics.
     pub fn new() -> Self {
@@ -84,11 +95,21 @@ impl ShareStats {
 
     /// The requests being served right now, oldest first.
     pub fn in_flight(&self) -> Vec<InFlightRequest> {
+        self.in_flight_progress().into_iter().map(|p| p.request).collect()
+    }
+
+    /// The requests being served right now with their body bytes so far, oldest first.
+    pub fn in_flight_progress(&self) -> Vec<InFlightProgress> {
         let table = self.table();
-        let mut entries: Vec<(u64, InFlightRequest)> = table.iter().map(|(id, r)| (*id, r.clone())).collect();
+        let mut entries: Vec<(u64, InFlightProgress)> = table
+            .iter()
+            .map(|(id, (r, bytes))| {
+                (*id, InFlightProgress { request: r.clone(), bytes: bytes.load(Ordering::Relaxed) })
+            })
+            .collect();
         drop(table);
         entries.sort_by_key(|(id, _)| *id);
-        entries.into_iter().map(|(_, r)| r).collect()
+        entries.into_iter().map(|(_, p)| p).collect()
     }
 
     /// Register a new request; it stays in flight until the returned guard is dropped.
@@ -97,10 +118,13 @@ impl ShareStats {
         let started = Instant::now();
         self.last_request_unix_ms.store(unix_ms_now(), Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        self.table().insert(id, InFlightRequest { method: method.to_owned(), path: path.clone(), started });
+        let bytes = Arc::new(AtomicU64::new(0));
+        let request = InFlightRequest { method: method.to_owned(), path: path.clone(), started };
+        self.table().insert(id, (request, Arc::clone(&bytes)));
         RequestGuard {
             stats: Arc::clone(self),
             id,
+            bytes,
             method: method.to_owned(),
             path,
             started,
@@ -116,7 +140,7 @@ impl ShareStats {
         ConnectionGuard { stats: Arc::clone(self) }
     }
 
-    fn table(&self) -> MutexGuard<'_, HashMap<u64, InFlightRequest>> {
+    fn table(&self) -> MutexGuard<'_, HashMap<u64, (InFlightRequest, Arc<AtomicU64>)>> {
         // The map is always left consistent, so a panic elsewhere does not make it unusable.
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -127,6 +151,8 @@ impl ShareStats {
 pub(crate) struct RequestGuard {
     stats: Arc<ShareStats>,
     id: u64,
+    /// Body bytes moved so far (shared with the in-flight table).
+    bytes: Arc<AtomicU64>,
     method: String,
     path: String,
     started: Instant,
@@ -135,6 +161,16 @@ pub(crate) struct RequestGuard {
 }
 
 impl RequestGuard {
+    /// Count `n` more body bytes for this request.
+    pub(crate) fn add_bytes(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The request's body byte counter, for code that sees the bytes but not the guard (the request body).
+    pub(crate) fn byte_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.bytes)
+    }
+
     /// Record the response status (used for the log line).
     pub(crate) fn set_status(&mut self, status: StatusCode) {
         self.status = Some(status);
@@ -202,6 +238,21 @@ mod tests {
         let snap = stats.snapshot();
         assert_eq!((snap.in_flight, snap.requests_served), (0, 2));
         assert!(stats.in_flight().is_empty());
+    }
+
+    #[test]
+    fn in_flight_progress_counts_body_bytes_per_request() {
+        let stats = Arc::new(ShareStats::new());
+        let put = stats.begin_request("PUT", "/up.bin".into());
+        let get = stats.begin_request("GET", "/down.bin".into());
+        put.byte_counter().fetch_add(1000, Ordering::Relaxed);
+        put.add_bytes(24);
+        get.add_bytes(7);
+        let progress = stats.in_flight_progress();
+        let seen: Vec<_> = progress.iter().map(|p| (p.request.method.as_str(), p.bytes)).collect();
+        assert_eq!(seen, [("PUT", 1024), ("GET", 7)]);
+        drop(put);
+        assert_eq!(stats.in_flight_progress().len(), 1);
     }
 
     #[test]
