@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 FUZZ_SECONDS ?= 10
-FUZZ_TARGETS := link_reply message_header vmc_port mux_demux
+FUZZ_TARGETS := link_reply message_header vmc_port mux_demux share_paths
 
 .PHONY: help build test lint fmt fuzz-build fuzz-smoke bench bench-quick
 

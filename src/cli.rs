@@ -80,6 +80,10 @@ pub struct Cli {
     #[arg(long, requires = "share_dir")]
     pub share_dir_ro: bool,
 
+    /// Create files and folders in the share readable by you only (0600/0700) instead of following your umask.
+    #[arg(long, requires = "share_dir")]
+    pub share_private: bool,
+
     /// Most guest connections served at once; more get "503 Service Unavailable".
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_guest_connections: u16,
@@ -228,7 +232,11 @@ impl Cli {
             }
         };
         let share = match &self.share_dir {
-            Some(path) => Some(ShareConfig { root: check_share_dir(path)?, read_only: self.share_dir_ro }),
+            Some(path) => Some(ShareConfig {
+                root: check_share_dir(path)?,
+                read_only: self.share_dir_ro,
+                private: self.share_private,
+            }),
             None => None,
         };
         tracing::debug!("connection target: {}", target.describe());

@@ -3,3 +3,4 @@
 pub mod mux;
 pub mod server;
 pub mod share_stats;
+pub mod sharefs;

@@ -2,7 +2,8 @@
 //!
 //! The guest's `spice-webdavd` tunnels each of its TCP connections through the WebDAV mux; the
 //! mux hands every such byte stream to [`ShareServer::serve_connection`], which speaks
-//! HTTP/1.1 (hyper) and answers WebDAV requests from a local directory (dav-server `LocalFs`).
+//! HTTP/1.1 (hyper) and answers WebDAV requests from a local directory through ryll's own
+//! filesystem ([`ShareFs`](super::sharefs::ShareFs): confined to the share, loss-free uploads).
 //! One [`ShareServer`] (one `DavHandler`, one lock table) serves every connection of a share.
 //!
 //! # Fixes on top of dav-server 0.11
@@ -26,6 +27,10 @@
 //! - **The root is protected**: `DELETE /`, `MOVE /` and COPY/MOVE whose destination is the
 //!   root or an ancestor of the source get 403. dav-server would empty the share, remove the
 //!   share directory itself and then panic (see `check_tree_operation`).
+//! - **Suspicious paths are refused** with `400`: a dot segment (`.`, `..`, also percent-encoded),
+//!   an encoded slash, a backslash, NUL or another control byte in the request path or in a
+//!   COPY/MOVE `Destination` (whose scheme must be http or https). The filesystem refuses such
+//!   names again on its own.
 //! - **Client errors keep the connection**: dav-server adds `Connection: close` to most error
 //!   answers (e.g. `423 Locked` on PUT); the wrapper removes it from 4xx answers (see
 //!   `keep_connection_open` for why that is safe).
@@ -45,14 +50,15 @@
 //! whole body (dav-server buffers other methods' bodies up to 64 KiB and refuses larger ones).
 //!
 //! # Runtime
-//! dav-server's `LocalFs` does its file I/O with `block_in_place` on a multi-threaded Tokio
+//! The share's filesystem does its file I/O with `block_in_place` on a multi-threaded Tokio
 //! runtime (and `spawn_blocking` on a current-thread one), so give each connection its own task
 //! (`tokio::spawn(server.serve_connection(io))`) rather than joining several in one task.
 //!
 //! # Symlinks
-//! Symlinks are hidden from PROPFIND listings (not from the HTML index), but dav-server 0.11
-//! still follows a symlink requested by name, also one that points outside the share (as phodav
-//! does). Only symlinks the host user put into the share matter: WebDAV cannot create them.
+//! Symlinks that resolve inside the share are listed and served like their targets; symlinks
+//! that lead outside it (or nowhere) are neither listed nor followed (see
+//! [`sharefs`](super::sharefs)). Only symlinks the host user put into the share matter: WebDAV
+//! cannot create them.
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -68,7 +74,6 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use dav_server::body::Body as DavBody;
 use dav_server::davpath::DavPath;
-use dav_server::localfs::LocalFs;
 use dav_server::memls::MemLs;
 use dav_server::{DavHandler, DavMethod, DavMethodSet};
 use futures_util::FutureExt;
@@ -83,6 +88,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::share_stats::RequestGuard;
 pub use super::share_stats::{InFlightProgress, InFlightRequest, ShareStats, ShareStatsSnapshot};
+use super::sharefs::{check_raw_path, ShareFs, ShareFsOptions};
 
 /// GET read chunk size: one mux frame holds at most 65535 bytes.
 pub const READ_BUF_SIZE: usize = 65535;
@@ -155,6 +161,9 @@ pub struct ShareConfig {
     pub root: PathBuf,
     /// Refuse every method that would change the share.
     pub read_only: bool,
+    /// Create files `0600` and directories `0700` (only the user can read them) instead of
+    /// following the umask like any local program.
+    pub private: bool,
 }
 
 /// Why a share could not be set up.
@@ -205,13 +214,15 @@ impl ShareServer {
         if !meta.is_dir() {
             return Err(ShareError::NotADirectory(root));
         }
+        let options = ShareFsOptions { read_only: cfg.read_only, private: cfg.private };
+        let fs = ShareFs::open(&root, options).map_err(|source| ShareError::Root { path: cfg.root.clone(), source })?;
         let handler = DavHandler::builder()
-            // public = true: files 0644 / dirs 0755 minus the umask (false would force 0600/0700).
-            .filesystem(LocalFs::new(&root, true, false, false))
+            .filesystem(Box::new(fs))
             .locksystem(MemLs::new())
             .methods(dav_methods(cfg.read_only))
             .autoindex(true)
-            .hide_symlinks(true)
+            // The filesystem lists only symlinks that stay inside the share; show those.
+            .hide_symlinks(false)
             .read_buf_size(READ_BUF_SIZE)
             .build_handler();
         Ok(Self {
@@ -332,6 +343,9 @@ impl ShareServer {
             };
             return refuse(req, status, allowed, "This method is not supported.\n").await;
         }
+        if let Some(text) = check_paths(&req) {
+            return refuse(req, StatusCode::BAD_REQUEST, allowed, text).await;
+        }
         if self.inner.read_only && WRITE_METHODS.contains(&method) {
             return refuse(req, StatusCode::FORBIDDEN, allowed, "This shared folder is read-only.\n").await;
         }
@@ -396,6 +410,39 @@ fn dav_methods(read_only: bool) -> DavMethodSet {
         }
     }
     set
+}
+
+/// Refuse a request path or COPY/MOVE `Destination` with a dot segment, an encoded slash, a
+/// backslash or a control byte (see [`check_raw_path`]), and a `Destination` that is not an
+/// http(s) URL or an absolute path.
+fn check_paths<B>(req: &Request<B>) -> Option<&'static str> {
+    let path = req.uri().path();
+    if path != "*" && check_raw_path(path).is_err() {
+        return Some("Invalid request path.\n");
+    }
+    if matches!(req.method().as_str(), "COPY" | "MOVE") {
+        let value = req.headers().get("destination")?;
+        let Some(dest) = value.to_str().ok().and_then(destination_raw_path) else {
+            return Some("Invalid Destination header.\n");
+        };
+        if check_raw_path(dest).is_err() {
+            return Some("Invalid Destination header.\n");
+        }
+    }
+    None
+}
+
+/// The raw (still encoded) path of a `Destination`: the value itself if it starts with `/`,
+/// otherwise the path of an http or https URL.
+fn destination_raw_path(text: &str) -> Option<&str> {
+    if text.starts_with('/') {
+        return Some(text);
+    }
+    let (scheme, rest) = text.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    Some(rest.find('/').map_or("/", |i| &rest[i..]))
 }
 
 /// Refuse DELETE or MOVE of the share root, and COPY or MOVE onto the root or onto an ancestor

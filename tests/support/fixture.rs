@@ -37,7 +37,7 @@ impl Sharing {
         let server = FakeServer::start(server_cfg).await;
         let mut cfg = SessionConfig {
             addr: server.addr(),
-            share: Some(ShareConfig { root: dir.path().to_path_buf(), read_only: false }),
+            share: Some(ShareConfig { root: dir.path().to_path_buf(), read_only: false, private: false }),
             ..SessionConfig::default()
         };
         tweak(&mut cfg);
@@ -53,7 +53,7 @@ impl Sharing {
 
     /// The share configuration of this folder.
     pub fn share_config(&self) -> ShareConfig {
-        ShareConfig { root: self.dir.path().to_path_buf(), read_only: false }
+        ShareConfig { root: self.dir.path().to_path_buf(), read_only: false, private: false }
     }
 
     /// A path inside the shared folder.

@@ -1,0 +1,466 @@
+//! The share's filesystem: a dav-server [`DavFileSystem`] the guest cannot escape and cannot use to
+//! corrupt a file.
+//!
+//! # Guarantees
+//! - **Confinement** ([`confined`]): every file is reached through a capability handle to the share
+//!   root (cap-std [`Dir`]), so no path or symlink leads outside it; symlinks that stay inside work
+//!   like their targets, the others are invisible. Names with `.`/`..`, backslashes or control
+//!   bytes are refused. FIFOs, sockets, devices and hard-linked files are never opened.
+//! - **Loss-free writes** ([`file`]): uploads go to a hidden temporary file that replaces the
+//!   target only after the complete body was written and synced; anything else leaves the old file
+//!   untouched and removes the temporary.
+//! - **Read-only shares** open nothing for writing and change nothing, whatever the HTTP layer lets
+//!   through.
+//! - **Permissions**: new files and directories get `0666`/`0777` minus the umask, like any local
+//!   program, or `0600`/`0700` for a private share; a replaced file keeps its permission bits.
+//!
+//! # Blocking
+//! File I/O runs in `block_in_place` on a multi-threaded Tokio runtime and in `spawn_blocking` on a
+//! current-thread one, one call per metadata lookup, read or write chunk.
+
+mod confined;
+mod file;
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, Metadata, MetadataExt, PermissionsExt, ReadDir};
+use dav_server::davpath::DavPath;
+use dav_server::fs::{
+    DavDirEntry, DavFile, DavFileSystem, DavMetaData, FsError, FsFuture, FsResult, FsStream, OpenOptions, ReadDirMeta,
+};
+use futures_util::{stream, FutureExt, StreamExt};
+
+pub use confined::{check_name, check_raw_path, NameError, RelPath, TEMP_PREFIX};
+use confined::{fs_error, write_error, Entry, Link};
+use file::{ShareFile, TempFile};
+
+/// Directory entries read per blocking call when listing.
+const LIST_BATCH: usize = 256;
+
+/// How a share is opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShareFsOptions {
+    /// Open nothing for writing and change nothing.
+    pub read_only: bool,
+    /// Create files `0600` and directories `0700` instead of following the umask.
+    pub private: bool,
+}
+
+/// The share's filesystem; cheap to clone.
+#[derive(Clone)]
+pub struct ShareFs {
+    inner: Arc<FsInner>,
+}
+
+pub(crate) struct FsInner {
+    root: Dir,
+    options: ShareFsOptions,
+}
+
+impl FsInner {
+    /// Mode for new files (the umask applies).
+    fn file_mode(&self) -> u32 {
+        if self.options.private {
+            0o600
+        } else {
+            0o666
+        }
+    }
+
+    /// Mode for new directories (the umask applies).
+    fn dir_mode(&self) -> u32 {
+        if self.options.private {
+            0o700
+        } else {
+            0o777
+        }
+    }
+}
+
+impl std::fmt::Debug for ShareFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShareFs").field("options", &self.inner.options).finish_non_exhaustive()
+    }
+}
+
+impl ShareFs {
+    /// Open the directory `root` as a share. `root` itself may be reached through symlinks;
+    /// nothing below it can lead out.
+    pub fn open(root: &Path, options: ShareFsOptions) -> io::Result<Self> {
+        let root = Dir::open_ambient_dir(root, ambient_authority())?;
+        Ok(ShareFs { inner: Arc::new(FsInner { root, options }) })
+    }
+
+    /// The options the share was opened with.
+    pub fn options(&self) -> ShareFsOptions {
+        self.inner.options
+    }
+
+    fn writable(&self) -> FsResult<Arc<FsInner>> {
+        if self.inner.options.read_only {
+            Err(FsError::Forbidden)
+        } else {
+            Ok(Arc::clone(&self.inner))
+        }
+    }
+}
+
+/// Run blocking file I/O: `block_in_place` on a multi-threaded runtime, `spawn_blocking` on a
+/// current-thread one, inline outside a runtime.
+pub(crate) async fn blocking<F, T>(f: F) -> FsResult<T>
+where
+    F: FnOnce() -> FsResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(_) => tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+            tracing::error!("a share file operation failed to run: {e}");
+            Err(FsError::GeneralFailure)
+        }),
+        Err(_) => f(),
+    }
+}
+
+fn ready<'a, T: Send + 'a>(result: FsResult<T>) -> FsFuture<'a, T> {
+    futures_util::future::ready(result).boxed()
+}
+
+/// Metadata of a served entry.
+#[derive(Debug, Clone)]
+pub(crate) struct ShareMeta {
+    len: u64,
+    modified: Option<SystemTime>,
+    accessed: Option<SystemTime>,
+    created: Option<SystemTime>,
+    changed: Option<SystemTime>,
+    is_dir: bool,
+    is_symlink: bool,
+    executable: bool,
+    ino: u64,
+}
+
+impl ShareMeta {
+    /// From cap-std metadata; `is_symlink` for the metadata of a symlink itself.
+    pub(crate) fn new(meta: &Metadata, is_symlink: bool) -> Self {
+        ShareMeta {
+            len: meta.len(),
+            modified: meta.modified().ok().map(|t| t.into_std()),
+            accessed: meta.accessed().ok().map(|t| t.into_std()),
+            created: meta.created().ok().map(|t| t.into_std()),
+            changed: unix_time(meta.ctime(), meta.ctime_nsec()),
+            is_dir: meta.is_dir(),
+            is_symlink,
+            executable: meta.is_file() && meta.permissions().mode() & 0o100 != 0,
+            ino: meta.ino(),
+        }
+    }
+}
+
+fn unix_time(secs: i64, nanos: i64) -> Option<SystemTime> {
+    let secs = u64::try_from(secs).ok()?;
+    let nanos = u32::try_from(nanos).ok()?;
+    UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+}
+
+impl DavMetaData for ShareMeta {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn modified(&self) -> FsResult<SystemTime> {
+        self.modified.ok_or(FsError::GeneralFailure)
+    }
+
+    fn is_dir(&self) -> bool {
+        self.is_dir
+    }
+
+    fn is_symlink(&self) -> bool {
+        self.is_symlink
+    }
+
+    /// Inode, size and modification time (µs): a replaced file (new inode) gets a new tag even
+    /// if size and time happen to match.
+    fn etag(&self) -> Option<String> {
+        let micros = self.modified?.duration_since(UNIX_EPOCH).ok()?.as_micros();
+        if self.is_dir {
+            Some(format!("{:x}-{micros:x}", self.ino))
+        } else {
+            Some(format!("{:x}-{:x}-{micros:x}", self.ino, self.len))
+        }
+    }
+
+    fn accessed(&self) -> FsResult<SystemTime> {
+        self.accessed.ok_or(FsError::NotImplemented)
+    }
+
+    fn created(&self) -> FsResult<SystemTime> {
+        self.created.ok_or(FsError::NotImplemented)
+    }
+
+    fn status_changed(&self) -> FsResult<SystemTime> {
+        self.changed.ok_or(FsError::NotImplemented)
+    }
+
+    fn executable(&self) -> FsResult<bool> {
+        if self.is_dir {
+            Err(FsError::NotImplemented)
+        } else {
+            Ok(self.executable)
+        }
+    }
+}
+
+/// One listed entry, with its metadata read while listing.
+struct ShareDirEntry {
+    name: Vec<u8>,
+    meta: ShareMeta,
+}
+
+impl DavDirEntry for ShareDirEntry {
+    fn name(&self) -> Vec<u8> {
+        self.name.clone()
+    }
+
+    fn metadata(&self) -> FsFuture<'_, Box<dyn DavMetaData>> {
+        ready(Ok(Box::new(self.meta.clone()) as Box<dyn DavMetaData>))
+    }
+}
+
+type DirItem = FsResult<Box<dyn DavDirEntry>>;
+
+/// A directory being listed in batches.
+struct Lister {
+    fs: Arc<FsInner>,
+    rel: RelPath,
+    entries: ReadDir,
+    /// Report a symlink with its target's metadata (`ReadDirMeta::Data`) instead of its own.
+    follow: bool,
+}
+
+impl Lister {
+    /// The next batch of served entries; `None` at the end.
+    fn next_batch(&mut self) -> Option<Vec<DirItem>> {
+        let mut out = Vec::new();
+        for _ in 0..LIST_BATCH {
+            let Some(next) = self.entries.next() else {
+                return if out.is_empty() { None } else { Some(out) };
+            };
+            match next {
+                Ok(entry) => {
+                    if let Some(item) = self.entry(&entry) {
+                        out.push(Ok(Box::new(item) as Box<dyn DavDirEntry>));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("cannot list a shared directory: {e}");
+                    out.push(Err(fs_error(&e)));
+                    return Some(out);
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// An entry as served, or `None` for what we hide: our temporary files, names the guest could
+    /// not ask for, special files, hard links, and symlinks that do not resolve inside the share.
+    fn entry(&self, entry: &cap_std::fs::DirEntry) -> Option<ShareDirEntry> {
+        use std::os::unix::ffi::OsStrExt;
+        let name = entry.file_name();
+        check_name(name.as_bytes()).ok()?;
+        let own = entry.metadata().ok()?;
+        let meta = if own.is_symlink() {
+            let target = confined::stat(&self.fs.root, &self.rel.join(&name)).ok()?;
+            if self.follow {
+                ShareMeta::new(target.meta(), false)
+            } else {
+                ShareMeta::new(&own, true)
+            }
+        } else {
+            ShareMeta::new(Entry::classify(own)?.meta(), false)
+        };
+        Some(ShareDirEntry { name: name.as_bytes().to_vec(), meta })
+    }
+}
+
+impl DavFileSystem for ShareFs {
+    fn open<'a>(&'a self, path: &'a DavPath, options: OpenOptions) -> FsFuture<'a, Box<dyn DavFile>> {
+        async move {
+            let rel = RelPath::from_dav(path)?;
+            let writes = options.write || options.append || options.truncate || options.create || options.create_new;
+            let fs = if writes { self.writable()? } else { Arc::clone(&self.inner) };
+            let file = blocking(move || {
+                if writes {
+                    file::begin_upload(&fs, &rel, &options)
+                } else {
+                    let (file, _) = confined::open_read(&fs.root, &rel)?;
+                    Ok(ShareFile::Read(Arc::new(file)))
+                }
+            })
+            .await?;
+            Ok(Box::new(file) as Box<dyn DavFile>)
+        }
+        .boxed()
+    }
+
+    fn read_dir<'a>(&'a self, path: &'a DavPath, meta: ReadDirMeta) -> FsFuture<'a, FsStream<Box<dyn DavDirEntry>>> {
+        async move {
+            let rel = RelPath::from_dav(path)?;
+            let fs = Arc::clone(&self.inner);
+            let lister = blocking(move || {
+                let dir = confined::open_dir(&fs.root, &rel)?;
+                let entries = dir.entries().map_err(|e| fs_error(&e))?;
+                Ok(Lister { fs, rel, entries, follow: meta == ReadDirMeta::Data })
+            })
+            .await?;
+            let batches = stream::unfold(Some(lister), |state| async move {
+                let mut lister = state?;
+                let batch = blocking(move || Ok(lister.next_batch().map(|batch| (batch, lister)))).await;
+                match batch {
+                    Ok(Some((batch, lister))) => Some((batch, Some(lister))),
+                    Ok(None) => None,
+                    Err(e) => Some((vec![Err(e)], None)),
+                }
+            });
+            let entries: FsStream<Box<dyn DavDirEntry>> = Box::pin(batches.flat_map(stream::iter));
+            Ok(entries)
+        }
+        .boxed()
+    }
+
+    fn metadata<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, Box<dyn DavMetaData>> {
+        async move {
+            let rel = RelPath::from_dav(path)?;
+            let fs = Arc::clone(&self.inner);
+            let entry = blocking(move || confined::stat(&fs.root, &rel)).await?;
+            Ok(Box::new(ShareMeta::new(entry.meta(), false)) as Box<dyn DavMetaData>)
+        }
+        .boxed()
+    }
+
+    fn symlink_metadata<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, Box<dyn DavMetaData>> {
+        async move {
+            let rel = RelPath::from_dav(path)?;
+            let fs = Arc::clone(&self.inner);
+            let meta = match blocking(move || confined::lstat(&fs.root, &rel)).await? {
+                Link::Plain(entry) => ShareMeta::new(entry.meta(), false),
+                Link::Symlink(own) => ShareMeta::new(&own, true),
+            };
+            Ok(Box::new(meta) as Box<dyn DavMetaData>)
+        }
+        .boxed()
+    }
+
+    fn create_dir<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
+        async move {
+            let rel = RelPath::from_dav(path)?;
+            let fs = self.writable()?;
+            blocking(move || {
+                let (dir, name) = confined::new_entry_parent(&fs.root, &rel)?;
+                let mut builder = DirBuilder::new();
+                builder.mode(fs.dir_mode());
+                dir.create_dir_with(&name, &builder).map_err(|e| write_error(&e))
+            })
+            .await
+        }
+        .boxed()
+    }
+
+    fn remove_dir<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
+        async move {
+            let rel = RelPath::from_dav(path)?;
+            let fs = self.writable()?;
+            blocking(move || {
+                if rel.is_root() {
+                    return Err(FsError::Forbidden);
+                }
+                match confined::lstat(&fs.root, &rel)? {
+                    Link::Plain(Entry::Dir(_)) => fs.root.remove_dir(rel.as_path()).map_err(|e| write_error(&e)),
+                    _ => Err(FsError::Forbidden),
+                }
+            })
+            .await
+        }
+        .boxed()
+    }
+
+    fn remove_file<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
+        async move {
+            let rel = RelPath::from_dav(path)?;
+            let fs = self.writable()?;
+            blocking(move || {
+                // A symlink is removed itself (unlink never follows the last component).
+                match confined::lstat(&fs.root, &rel)? {
+                    Link::Plain(Entry::File(_)) | Link::Symlink(_) => {
+                        fs.root.remove_file(rel.as_path()).map_err(|e| write_error(&e))
+                    }
+                    Link::Plain(Entry::Dir(_)) => Err(FsError::Forbidden),
+                }
+            })
+            .await
+        }
+        .boxed()
+    }
+
+    fn rename<'a>(&'a self, from: &'a DavPath, to: &'a DavPath) -> FsFuture<'a, ()> {
+        async move {
+            let from = RelPath::from_dav(from)?;
+            let to = RelPath::from_dav(to)?;
+            let fs = self.writable()?;
+            blocking(move || {
+                if from.is_root() || to.is_root() {
+                    return Err(FsError::Forbidden);
+                }
+                // The source must be something we serve (a symlink moves as a link).
+                confined::lstat(&fs.root, &from)?;
+                // Whatever is at the destination must be something we serve, too.
+                match confined::lstat(&fs.root, &to) {
+                    Ok(_) => {}
+                    Err(FsError::NotFound) => {
+                        confined::new_entry_parent(&fs.root, &to)?;
+                        if fs.root.symlink_metadata(to.as_path()).is_ok() {
+                            return Err(FsError::Forbidden);
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+                fs.root.rename(from.as_path(), &fs.root, to.as_path()).map_err(|e| write_error(&e))
+            })
+            .await
+        }
+        .boxed()
+    }
+
+    fn copy<'a>(&'a self, from: &'a DavPath, to: &'a DavPath) -> FsFuture<'a, ()> {
+        async move {
+            let from = RelPath::from_dav(from)?;
+            let to = RelPath::from_dav(to)?;
+            let fs = self.writable()?;
+            blocking(move || copy_file(&fs, &from, &to)).await
+        }
+        .boxed()
+    }
+}
+
+/// Copy the regular file `from` to `to` through a temporary file: the destination appears
+/// complete or not at all.
+fn copy_file(fs: &FsInner, from: &RelPath, to: &RelPath) -> FsResult<()> {
+    let (source, meta) = confined::open_read(&fs.root, from)?;
+    let target = confined::write_target(&fs.root, to)?;
+    let dir = Arc::new(target.dir);
+    if target.existing.is_some() {
+        file::check_writable(&dir, &target.name)?;
+    }
+    // Like cp: the source's permission bits minus the umask (private shares: 0600).
+    let mode = if fs.options.private { 0o600 } else { meta.permissions().mode() & 0o777 };
+    let mut temp = TempFile::create(dir, mode)?;
+    let mut out = &**temp.file();
+    std::io::copy(&mut &source, &mut out).map_err(|e| write_error(&e))?;
+    temp.commit(&target.name, false)
+}
