@@ -12,13 +12,13 @@
 use std::io::SeekFrom;
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use dav_server::davpath::DavPath;
 use dav_server::fs::{DavFileSystem, OpenOptions, ReadDirMeta};
 use futures_util::StreamExt;
 use libfuzzer_sys::fuzz_target;
-use ryll::webdav::sharefs::{ShareFs, ShareFsOptions};
+use ryll::webdav::sharefs::{ShareFs, ShareFsOptions, UploadBody};
 
 const SECRET: &[u8] = b"FUZZ-SECRET";
 
@@ -58,6 +58,31 @@ fn outside_state(base: &Path) -> Vec<(PathBuf, Vec<u8>, i64, i64)> {
             out.push((path, content, meta.mtime(), meta.mtime_nsec()));
         }
     }
+    out
+}
+
+/// Every name in the share with its content (regular files) or link target (symlinks).
+fn tree_state(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            let meta = std::fs::symlink_metadata(&path).expect("metadata");
+            let content = if meta.is_file() {
+                std::fs::read(&path).expect("read")
+            } else if meta.is_symlink() {
+                std::fs::read_link(&path).expect("readlink").into_os_string().into_encoded_bytes()
+            } else {
+                if meta.is_dir() {
+                    stack.push(path.clone());
+                }
+                Vec::new()
+            };
+            out.push((path, content));
+        }
+    }
+    out.sort();
     out
 }
 
@@ -138,10 +163,25 @@ async fn exercise(fs: &ShareFs, op: u8, a: &DavPath, b: &DavPath, data: &[u8]) {
                 size: Some(data.len() as u64),
                 ..OpenOptions::default()
             };
-            if let Ok(mut f) = fs.open(a, options).await {
-                if f.write_bytes(bytes::Bytes::copy_from_slice(data)).await.is_ok() {
-                    let _ = f.flush().await;
-                }
+            // The HTTP layer's record of the body: complete, or not (then nothing may change).
+            let record = UploadBody::new();
+            let complete = data.first().is_none_or(|b| b & 2 == 0);
+            let before = (!complete).then(|| tree_state(&fixture().base.join("share")));
+            Arc::clone(&record)
+                .scope(async {
+                    if let Ok(mut f) = fs.open(a, options).await {
+                        record.received(data.len() as u64);
+                        if complete {
+                            record.ended();
+                        }
+                        if f.write_bytes(bytes::Bytes::copy_from_slice(data)).await.is_ok() {
+                            let _ = f.flush().await;
+                        }
+                    }
+                })
+                .await;
+            if let Some(before) = before {
+                assert_eq!(tree_state(&fixture().base.join("share")), before, "an incomplete upload changed the share");
             }
         }
         4 => {

@@ -46,8 +46,11 @@
 //! would otherwise treat the EOF as an aborted request and drop the response. With half-close
 //! the response is still delivered and the connection ends afterwards.
 //!
-//! Request bodies are streamed: PUT goes frame by frame into the file and nothing buffers a
-//! whole body (dav-server buffers other methods' bodies up to 64 KiB and refuses larger ones).
+//! Request bodies are streamed: PUT goes frame by frame into a temporary file and nothing
+//! buffers a whole body (dav-server buffers other methods' bodies up to 64 KiB and refuses larger
+//! ones). The PUT/PATCH body is watched ([`UploadBody`]): the temporary replaces the target only
+//! if the body ended cleanly and every byte was written; a body that ends with a length other
+//! than the announced one gets `400`, a broken connection leaves the old file.
 //!
 //! # Runtime
 //! The share's filesystem does its file I/O with `block_in_place` on a multi-threaded Tokio
@@ -88,7 +91,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::share_stats::RequestGuard;
 pub use super::share_stats::{InFlightProgress, InFlightRequest, ShareStats, ShareStatsSnapshot};
-use super::sharefs::{check_raw_path, ShareFs, ShareFsOptions};
+use super::sharefs::{check_raw_path, ShareFs, ShareFsOptions, UploadBody};
 
 /// GET read chunk size: one mux frame holds at most 65535 bytes.
 pub const READ_BUF_SIZE: usize = 65535;
@@ -362,7 +365,11 @@ impl ShareServer {
                 .get("depth")
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("infinity"));
-        let mut response = self.inner.handler.handle(req).await;
+        let mut response = if matches!(req.method().as_str(), "PUT" | "PATCH") {
+            self.upload(req).await
+        } else {
+            self.inner.handler.handle(req).await
+        };
         if is_options {
             fix_allow_header(&mut response, allowed);
         }
@@ -372,6 +379,24 @@ impl ShareServer {
         }
         if response.status().is_client_error() {
             keep_connection_open(&mut response);
+        }
+        response
+    }
+
+    /// Hand a PUT/PATCH to dav-server with its body watched, so that the filesystem replaces the
+    /// target only if the body ended cleanly with every byte written (see [`UploadBody`]).
+    async fn upload<B>(&self, req: Request<B>) -> Response<DavBody>
+    where
+        B: HttpBody + Send + 'static,
+        B::Data: Buf + Send + 'static,
+        B::Error: StdError + Send + Sync + 'static,
+    {
+        let record = UploadBody::new();
+        let req = req.map(|body| WatchedBody { inner: Box::pin(body), record: Arc::clone(&record) });
+        let mut response = Arc::clone(&record).scope(self.inner.handler.handle(req)).await;
+        if record.refused() && response.status().is_server_error() {
+            // The body ended, but not with the length the request announced: the client's error.
+            *response.status_mut() = StatusCode::BAD_REQUEST;
         }
         response
     }
@@ -622,6 +647,46 @@ fn display_path(raw: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A request body that reports its progress to an [`UploadBody`] record: data bytes yielded, a
+/// clean end, an error.
+struct WatchedBody<B> {
+    inner: Pin<Box<B>>,
+    record: Arc<UploadBody>,
+}
+
+impl<B> HttpBody for WatchedBody<B>
+where
+    B: HttpBody,
+    B::Data: Buf,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = &mut *self;
+        let polled = this.inner.as_mut().poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.record.received(u64::try_from(data.remaining()).unwrap_or(u64::MAX));
+                }
+            }
+            Poll::Ready(Some(Err(_))) => this.record.failed(),
+            Poll::Ready(None) => this.record.ended(),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Response body of [`ShareServer::handle`]: dav-server's body plus the in-flight bookkeeping,

@@ -383,6 +383,16 @@ fn check_same_file(before: &Metadata, after: &Metadata) -> FsResult<()> {
     Ok(())
 }
 
+/// `path` below `dir` (which must be a directory) opened read-only as a file handle, for what
+/// needs a real descriptor (`fsync`): cap-std's `Dir` handles are `O_PATH` on Linux.
+pub fn dir_file(dir: &Dir, path: &Path) -> io::Result<File> {
+    use cap_fs_ext::OpenOptionsMaybeDirExt;
+    let mut options = OpenOptions::new();
+    let flags = OFlags::DIRECTORY | OFlags::NONBLOCK | OFlags::NOCTTY;
+    options.read(true).maybe_dir(true).custom_flags(i32::try_from(flags.bits()).unwrap_or(0));
+    dir.open_with(path, &options)
+}
+
 /// Open the directory at `rel` (following symlinks inside the share).
 pub fn open_dir(root: &Dir, rel: &RelPath) -> FsResult<Dir> {
     match stat(root, rel)? {

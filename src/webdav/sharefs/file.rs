@@ -1,15 +1,25 @@
 //! Open files: reads, and uploads that replace their target only once they are complete.
 //!
 //! An upload never writes into the file it replaces. [`begin_upload`] creates a hidden temporary
-//! file (`.ryll-upload-<random>`, never listed or served) in the target's directory, the body
-//! is written there, and only `flush()` — which dav-server calls once, after the last body byte —
-//! syncs it to disk and renames it over the target. A temporary that was not committed is
-//! removed when the file is dropped, so an aborted or failed upload leaves the old file as it
-//! was and no trace of the attempt.
+//! file (`.ryll-upload-<random>`, never listed or served) in the target's directory and the body
+//! is written there. Only `flush()` can replace the target, and only when the HTTP layer says the
+//! request body is complete ([`UploadBody`]): it ended cleanly, every byte it yielded was written,
+//! and the count matches the announced size. Then the temporary is synced to disk and renamed
+//! over the target. A temporary that was not committed is removed when the file is dropped, so
+//! an aborted, short or failed upload leaves the old file as it was and no trace of the attempt.
+//!
+//! Why the filesystem needs the HTTP layer's word: dav-server's `handle_put` calls `flush()`
+//! after its body loop, and that loop also ends early (without an error) when a body overruns
+//! `X-Expected-Entity-Length`. hyper, for its part, never ends a body early: a connection that
+//! closes before the announced length or the last chunk yields an error, and dav-server returns
+//! before `flush()`.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
+use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
@@ -25,6 +35,69 @@ use super::{blocking, FsInner, ShareMeta};
 const MAX_READ: usize = 1024 * 1024;
 /// Attempts at a fresh temporary name before giving up.
 const TEMP_ATTEMPTS: usize = 16;
+
+tokio::task_local! {
+    static UPLOAD_BODY: Arc<UploadBody>;
+}
+
+/// What the HTTP layer knows about the body of the upload being served: the filesystem commits
+/// an upload only when this says the body is complete.
+///
+/// The server wraps a PUT/PATCH request body so that it calls [`received`](Self::received) for
+/// every data frame, [`ended`](Self::ended) when the body ends cleanly and
+/// [`failed`](Self::failed) on an error, and runs dav-server's handler inside
+/// [`scope`](Self::scope). Without a scope the filesystem writes no content at all.
+#[derive(Debug, Default)]
+pub struct UploadBody {
+    received: AtomicU64,
+    ended: AtomicBool,
+    failed: AtomicBool,
+    refused: AtomicBool,
+}
+
+impl UploadBody {
+    /// A record for one request body.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// The body yielded `bytes` more data bytes.
+    pub fn received(&self, bytes: u64) {
+        self.received.fetch_add(bytes, Ordering::SeqCst);
+    }
+
+    /// The body ended cleanly (its stream returned the end, not an error).
+    pub fn ended(&self) {
+        self.ended.store(true, Ordering::SeqCst);
+    }
+
+    /// The body failed (connection lost, malformed chunk, short body).
+    pub fn failed(&self) {
+        self.failed.store(true, Ordering::SeqCst);
+    }
+
+    /// The total body size if the body ended cleanly.
+    pub fn complete(&self) -> Option<u64> {
+        let done = self.ended.load(Ordering::SeqCst) && !self.failed.load(Ordering::SeqCst);
+        done.then(|| self.received.load(Ordering::SeqCst))
+    }
+
+    /// Whether the filesystem refused to commit an upload because the body was not complete.
+    pub fn refused(&self) -> bool {
+        self.refused.load(Ordering::SeqCst)
+    }
+
+    /// Run `future` (dav-server's handling of the request) with this record visible to the
+    /// filesystem.
+    pub async fn scope<F: Future>(self: Arc<Self>, future: F) -> F::Output {
+        UPLOAD_BODY.scope(self, future).await
+    }
+
+    /// The record of the request being served, if any.
+    pub(crate) fn current() -> Option<Arc<Self>> {
+        UPLOAD_BODY.try_with(Arc::clone).ok()
+    }
+}
 
 /// A file opened through the share.
 pub(crate) enum ShareFile {
@@ -114,7 +187,8 @@ impl TempFile {
             return Err(confined::write_error(&e));
         }
         self.done = true;
-        if let Err(e) = rustix::fs::fsync(&*self.dir) {
+        // Make the rename durable (best effort: some filesystems refuse fsync on directories).
+        if let Err(e) = confined::dir_file(&self.dir, Path::new(".")).and_then(|d| d.sync_all()) {
             tracing::debug!("cannot sync a shared directory after an upload: {e}");
         }
         Ok(())
@@ -164,6 +238,8 @@ pub(crate) struct Upload {
     /// Append every write at the end (PATCH with `X-Update-Range: append`).
     append: bool,
     committed: bool,
+    /// The HTTP layer's record of the request body.
+    body: Arc<UploadBody>,
 }
 
 /// Open `rel` for writing: start an upload into a temporary file (see the module docs).
@@ -171,7 +247,15 @@ pub(crate) struct Upload {
 /// dav-server opens with `truncate` for a plain PUT; without `truncate` (a partial update by
 /// `Content-Range` or PATCH) the temporary starts as a copy of the current file, so the update is
 /// applied to the copy and the original is replaced only when the whole update succeeded.
-pub(crate) fn begin_upload(fs: &FsInner, rel: &RelPath, oo: &DavOpenOptions) -> FsResult<ShareFile> {
+///
+/// Without an upload `body` record (outside a PUT/PATCH) nothing is written: the only such open
+/// is LOCK on an unmapped URL, which gets an empty file.
+pub(crate) fn begin_upload(
+    fs: &FsInner,
+    rel: &RelPath,
+    oo: &DavOpenOptions,
+    body: Option<Arc<UploadBody>>,
+) -> FsResult<ShareFile> {
     let target = confined::write_target(&fs.root, rel)?;
     if target.existing.is_some() && oo.create_new {
         return Err(FsError::Exists);
@@ -179,15 +263,18 @@ pub(crate) fn begin_upload(fs: &FsInner, rel: &RelPath, oo: &DavOpenOptions) -> 
     if target.existing.is_none() && !oo.create {
         return Err(FsError::NotFound);
     }
+    let Some(body) = body else {
+        if target.existing.is_none() && !oo.truncate {
+            return create_empty(fs, &target.dir, &target.name);
+        }
+        tracing::warn!("refusing to write {:?} outside an upload", target.name);
+        return Err(FsError::Forbidden);
+    };
     let partial = !oo.truncate;
     let dir = Arc::new(target.dir);
     let Some(existing) = target.existing else {
-        if partial {
-            // Nothing to update: LOCK on an unmapped URL creates an empty file.
-            return create_empty(fs, &dir, &target.name);
-        }
         let temp = TempFile::create(Arc::clone(&dir), fs.file_mode())?;
-        return Ok(new_upload(temp, target.name, oo));
+        return Ok(new_upload(temp, target.name, oo, body));
     };
     check_writable(&dir, &target.name)?;
     let temp = TempFile::create(Arc::clone(&dir), 0o600)?;
@@ -200,7 +287,7 @@ pub(crate) fn begin_upload(fs: &FsInner, rel: &RelPath, oo: &DavOpenOptions) -> 
         io::copy(&mut &old, &mut out).map_err(|e| fs_error(&e))?;
         out.seek(SeekFrom::Start(0)).map_err(|e| fs_error(&e))?;
     }
-    Ok(new_upload(temp, target.name, oo))
+    Ok(new_upload(temp, target.name, oo, body))
 }
 
 /// Replacing a file needs permission to write the file itself, not just its directory: a file the
@@ -209,7 +296,7 @@ pub(crate) fn check_writable(dir: &Dir, name: &OsStr) -> FsResult<()> {
     rustix::fs::accessat(dir, name, Access::WRITE_OK, AtFlags::empty()).map_err(|e| fs_error(&e.into()))
 }
 
-fn new_upload(temp: TempFile, target: OsString, oo: &DavOpenOptions) -> ShareFile {
+fn new_upload(temp: TempFile, target: OsString, oo: &DavOpenOptions, body: Arc<UploadBody>) -> ShareFile {
     ShareFile::Upload(Box::new(Upload {
         temp,
         target,
@@ -218,6 +305,7 @@ fn new_upload(temp: TempFile, target: OsString, oo: &DavOpenOptions) -> ShareFil
         no_replace: oo.create_new,
         append: oo.append,
         committed: false,
+        body,
     }))
 }
 
@@ -231,18 +319,23 @@ fn create_empty(fs: &FsInner, dir: &Dir, name: &OsStr) -> FsResult<ShareFile> {
 }
 
 impl Upload {
-    /// Commit if the upload is complete: every announced byte arrived.
+    /// Commit if the upload is complete: the body ended cleanly, every byte it yielded was
+    /// written, and that is the size the request announced (if it announced one).
     fn commit(&mut self) -> FsResult<()> {
         if self.committed {
             return Ok(());
         }
-        if self.expected.is_some_and(|n| n != self.written) {
+        let body = self.body.complete();
+        let complete = body == Some(self.written) && self.expected.is_none_or(|n| n == self.written);
+        if !complete {
             tracing::warn!(
-                "upload of {:?} ended after {} of {:?} bytes; the old file is kept",
+                "upload of {:?} incomplete (wrote {} bytes, body {:?}, announced {:?}); the old file is kept",
                 self.target,
                 self.written,
+                body,
                 self.expected
             );
+            self.body.refused.store(true, Ordering::SeqCst);
             self.temp.discard();
             return Err(FsError::GeneralFailure);
         }
@@ -329,7 +422,7 @@ impl DavFile for ShareFile {
     fn seek(&mut self, pos: SeekFrom) -> FsFuture<'_, u64> {
         let file = match self {
             ShareFile::Read(file) => Arc::clone(file),
-            ShareFile::Upload(up) if !up.append => Arc::clone(up.temp.file()),
+            ShareFile::Upload(up) => Arc::clone(up.temp.file()),
             _ => return futures_util::future::ready(Err(FsError::Forbidden)).boxed(),
         };
         blocking(move || (&*file).seek(pos).map_err(|e| fs_error(&e))).boxed()

@@ -7,8 +7,9 @@
 //!   like their targets, the others are invisible. Names with `.`/`..`, backslashes or control
 //!   bytes are refused. FIFOs, sockets, devices and hard-linked files are never opened.
 //! - **Loss-free writes** ([`file`]): uploads go to a hidden temporary file that replaces the
-//!   target only after the complete body was written and synced; anything else leaves the old file
-//!   untouched and removes the temporary.
+//!   target only after the complete body was written and synced (the HTTP layer reports the body's
+//!   end through [`UploadBody`]); anything else leaves the old file untouched and removes the
+//!   temporary.
 //! - **Read-only shares** open nothing for writing and change nothing, whatever the HTTP layer lets
 //!   through.
 //! - **Permissions**: new files and directories get `0666`/`0777` minus the umask, like any local
@@ -36,6 +37,7 @@ use futures_util::{stream, FutureExt, StreamExt};
 
 pub use confined::{check_name, check_raw_path, NameError, RelPath, TEMP_PREFIX};
 use confined::{fs_error, write_error, Entry, Link};
+pub use file::UploadBody;
 use file::{ShareFile, TempFile};
 
 /// Directory entries read per blocking call when listing.
@@ -295,9 +297,10 @@ impl DavFileSystem for ShareFs {
             let rel = RelPath::from_dav(path)?;
             let writes = options.write || options.append || options.truncate || options.create || options.create_new;
             let fs = if writes { self.writable()? } else { Arc::clone(&self.inner) };
+            let body = UploadBody::current();
             let file = blocking(move || {
                 if writes {
-                    file::begin_upload(&fs, &rel, &options)
+                    file::begin_upload(&fs, &rel, &options, body)
                 } else {
                     let (file, _) = confined::open_read(&fs.root, &rel)?;
                     Ok(ShareFile::Read(Arc::new(file)))
