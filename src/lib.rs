@@ -4,10 +4,13 @@
 //! - [`protocol`]: SPICE wire formats as pure functions over bytes (no I/O).
 //! - [`channels`]: one module per channel type, plus the shared link and VMC transport code.
 //! - [`connect`]: connection sources (`--direct`, `.vv` files, `spice://` URIs), TLS and HTTP CONNECT proxies.
-//! - [`session`]: the session core that the headless runner (and later the GUI) drive.
+//! - [`session`]: the session core that both front ends drive.
+//! - [`app`]: the desktop window (egui); [`headless`]: the front end without a window.
 //! - [`webdav`]: the WebDAV mux and the embedded WebDAV server for folder sharing.
 //! - [`capture`]: pcap capture of each channel's traffic.
 
+#[cfg(feature = "gui")]
+pub mod app;
 pub mod capture;
 pub mod channels;
 pub mod cli;

@@ -1,4 +1,4 @@
-//! The `ryll` binary: parses the command line and runs the headless front end.
+//! The `ryll` binary: parses the command line and opens the window, or runs headless with `--headless`.
 
 use clap::Parser;
 use ryll::cli::Cli;
@@ -29,7 +29,13 @@ fn main() -> ExitCode {
         }
     };
     if !cli.headless {
-        tracing::info!("the desktop window is not built yet; running headless");
+        #[cfg(feature = "gui")]
+        return ryll::app::run(config);
+        #[cfg(not(feature = "gui"))]
+        {
+            eprintln!("ryll: this ryll was built without the window (cargo feature \"gui\"); add --headless");
+            return ExitCode::from(2);
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

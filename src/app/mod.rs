@@ -1,0 +1,480 @@
+//! The desktop front end: the ryll window (egui/eframe).
+//!
+//! The window drives the same session core as the headless runner ([`crate::session`]): a tokio task forwards
+//! each [`SessionEvent`] into the app and wakes the UI with `request_repaint`, clicks become
+//! [`SessionCommand`]s, and live counters are read from [`SessionShared`]. No protocol or sharing logic lives
+//! here. The UI repaints only on events, input, and once a second while a folder is shared (to age "last
+//! request 3 s ago").
+//!
+//! # Layout
+//! - [`state`]: the window's model of the session, updated from events (pure, unit-tested).
+//! - [`session_view`]: the central area (until the display channel arrives).
+//! - [`status_bar`]: panel toggles, connection state, byte counters.
+//! - [`folders`]: the Shared Folders side panel.
+//! - [`picker`]: the native folder picker, off the UI thread.
+//! - [`dialog`], [`style`], [`format`]: confirmations, look, fixed-width numbers.
+
+pub mod dialog;
+pub mod folders;
+pub mod format;
+pub mod picker;
+pub mod session_view;
+pub mod state;
+pub mod status_bar;
+pub mod style;
+
+use crate::protocol::main_channel::ChannelId;
+use crate::session::{self, SessionCommand, SessionConfig, SessionEnd, SessionEvent, SessionShared};
+use eframe::egui;
+use folders::FoldersPanel;
+use state::{uploads_in_flight, LiveShare, RateMeter, SessionState};
+use status_bar::PanelToggles;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+/// How long to wait for the session to close its channels after the window closes.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+
+/// The time a frame is drawn at, passed down so panels stay testable.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// Monotonic now.
+    pub now: Instant,
+    /// Wall-clock now, in ms since the Unix epoch.
+    pub unix_ms: u64,
+}
+
+impl Clock {
+    /// The current time.
+    pub fn now() -> Self {
+        let unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        Clock { now: Instant::now(), unix_ms }
+    }
+}
+
+/// Where the UI sends [`SessionCommand`]s: the session's bounded command queue (or a test's receiver).
+#[derive(Debug, Clone)]
+pub struct CommandSink(mpsc::Sender<SessionCommand>);
+
+impl CommandSink {
+    /// Wraps the session's command sender.
+    pub fn new(tx: mpsc::Sender<SessionCommand>) -> Self {
+        CommandSink(tx)
+    }
+
+    /// Queues a command without blocking the UI; the error is one line for the user.
+    pub fn send(&self, cmd: SessionCommand) -> Result<(), String> {
+        self.0.try_send(cmd).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => "the session is busy and did not take the command; try again".into(),
+            mpsc::error::TrySendError::Closed(_) => "the session has ended; start ryll again to share".into(),
+        })
+    }
+}
+
+/// What reaches the UI thread from the async side.
+#[derive(Debug)]
+pub enum AppMessage {
+    /// A session event.
+    Session(SessionEvent),
+    /// SIGINT or SIGTERM: close the window without asking.
+    Quit,
+}
+
+/// The ryll window.
+pub struct RyllApp {
+    state: SessionState,
+    live: LiveShare,
+    rate: RateMeter,
+    shared: Arc<SessionShared>,
+    commands: CommandSink,
+    inbox: std::sync::mpsc::Receiver<AppMessage>,
+    toggles: PanelToggles,
+    folders: FoldersPanel,
+    /// Closing was asked for while uploads were in flight; the user has not answered yet.
+    confirm_quit: Option<usize>,
+    /// The user (or a signal) said the window may close.
+    quit_allowed: bool,
+    /// How the session ended, for the process exit code.
+    outcome: Arc<Mutex<Option<SessionEnd>>>,
+}
+
+/// What [`RyllApp::new`] needs.
+pub struct AppParts {
+    /// The session's title from the connection source.
+    pub title: Option<String>,
+    /// The share given on the command line (pre-fills the panel; the session starts it itself).
+    pub initial_share: Option<crate::webdav::server::ShareConfig>,
+    /// Live counters.
+    pub shared: Arc<SessionShared>,
+    /// Commands to the session.
+    pub commands: CommandSink,
+    /// Events and signals.
+    pub inbox: std::sync::mpsc::Receiver<AppMessage>,
+    /// Where the session's end is stored for the exit code.
+    pub outcome: Arc<Mutex<Option<SessionEnd>>>,
+}
+
+impl RyllApp {
+    /// Builds the app around a running session.
+    pub fn new(parts: AppParts) -> Self {
+        RyllApp {
+            state: SessionState::new(parts.title),
+            live: LiveShare::default(),
+            rate: RateMeter::default(),
+            shared: parts.shared,
+            commands: parts.commands,
+            inbox: parts.inbox,
+            toggles: PanelToggles::default(),
+            folders: FoldersPanel::new(parts.initial_share.as_ref()),
+            confirm_quit: None,
+            quit_allowed: false,
+            outcome: parts.outcome,
+        }
+    }
+
+    /// The model, for tests.
+    pub fn state(&self) -> &SessionState {
+        &self.state
+    }
+
+    fn drain_events(&mut self, ctx: &egui::Context, clock: Clock) {
+        while let Ok(msg) = self.inbox.try_recv() {
+            match msg {
+                AppMessage::Session(ev) => {
+                    if let SessionEvent::Ended(end) = &ev {
+                        if let Ok(mut o) = self.outcome.lock() {
+                            *o = Some(end.clone());
+                        }
+                    }
+                    self.state.apply(ev, clock.now);
+                }
+                AppMessage::Quit => {
+                    self.quit_allowed = true;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            }
+        }
+    }
+
+    fn refresh_live(&mut self, clock: Clock) {
+        let activity = self.shared.share_activity();
+        self.live.rate = self.rate.update(clock.now, activity.bytes_to_guest, activity.bytes_from_guest);
+        self.live.activity = activity;
+        self.live.in_flight = self.shared.current_share().map(|s| s.stats().in_flight_progress()).unwrap_or_default();
+    }
+
+    /// Closing the window while uploads are in flight asks first.
+    fn handle_close_request(&mut self, ctx: &egui::Context) {
+        if !ctx.input(|i| i.viewport().close_requested()) || self.quit_allowed {
+            return;
+        }
+        let uploads = uploads_in_flight(&self.live.in_flight);
+        if uploads > 0 {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.confirm_quit = Some(uploads);
+        }
+    }
+
+    fn status_bar(&mut self, ctx: &egui::Context) {
+        let totals = self.shared.total_bytes();
+        egui::TopBottomPanel::bottom("status-bar").show(ctx, |ui| {
+            status_bar::ui(ui, &mut self.toggles, &self.state, totals);
+        });
+    }
+
+    fn folders_panel(&mut self, ctx: &egui::Context, clock: Clock) {
+        egui::SidePanel::right("folders").resizable(false).exact_width(style::SIDE_PANEL_WIDTH).show_animated(
+            ctx,
+            self.toggles.folders,
+            |ui| {
+                self.folders.ui(ui, &mut self.state, &self.live, &self.commands, clock);
+            },
+        );
+    }
+
+    fn central(&mut self, ctx: &egui::Context) {
+        let traffic: Vec<(ChannelId, (u64, u64))> =
+            self.shared.channels.lock().map(|l| l.iter().map(|(c, n)| (*c, n.get())).collect()).unwrap_or_default();
+        egui::CentralPanel::default().show(ctx, |ui| session_view::ui(ui, &self.state, &traffic));
+    }
+
+    fn quit_dialog(&mut self, ctx: &egui::Context) {
+        let Some(n) = self.confirm_quit else { return };
+        let text = format!(
+            "The guest is writing to the shared folder ({n} request(s) in flight). Quitting now cuts them off and \
+             can leave partly written files."
+        );
+        match dialog::confirm(ctx, "confirm-quit", "Quit during uploads?", &text, "Quit Anyway", "Keep Running") {
+            Some(dialog::Choice::Confirm) => {
+                self.confirm_quit = None;
+                self.quit_allowed = true;
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            Some(dialog::Choice::Cancel) => self.confirm_quit = None,
+            None => {}
+        }
+    }
+
+    /// Events repaint the window; while sharing, repaint once a second for the live numbers and "3 s ago".
+    fn schedule_repaint(&self, ctx: &egui::Context) {
+        if self.state.share.is_some() && !self.state.ended() {
+            ctx.request_repaint_after(Duration::from_secs(1));
+        }
+    }
+}
+
+impl eframe::App for RyllApp {
+    fn update(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.ui(ctx);
+    }
+}
+
+impl RyllApp {
+    /// Draws one frame (what [`eframe::App::update`] does; separate so tests can drive it without a window).
+    pub fn ui(&mut self, ctx: &egui::Context) {
+        let clock = Clock::now();
+        self.drain_events(ctx, clock);
+        self.refresh_live(clock);
+        self.handle_close_request(ctx);
+        self.status_bar(ctx);
+        self.folders_panel(ctx, clock);
+        self.central(ctx);
+        self.quit_dialog(ctx);
+        self.schedule_repaint(ctx);
+    }
+}
+
+/// Forwards session events to the UI thread, logs them as the headless runner does, and wakes the UI.
+async fn forward_events(
+    mut events: mpsc::Receiver<SessionEvent>,
+    inbox: std::sync::mpsc::Sender<AppMessage>,
+    ctx: egui::Context,
+) {
+    while let Some(ev) = events.recv().await {
+        match &ev {
+            SessionEvent::Ended(end) if !end.is_clean() => tracing::error!("session ended: {end}"),
+            other => crate::headless::log_event(other),
+        }
+        if inbox.send(AppMessage::Session(ev)).is_err() {
+            return;
+        }
+        ctx.request_repaint();
+    }
+}
+
+/// Closes the window on SIGINT or SIGTERM.
+async fn forward_signals(inbox: std::sync::mpsc::Sender<AppMessage>, ctx: egui::Context) {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; closing the window"),
+        _ = term => tracing::info!("terminated; closing the window"),
+    }
+    let _ = inbox.send(AppMessage::Quit);
+    ctx.request_repaint();
+}
+
+/// Opens the window on a new session and runs until it closes. Exit code 0 when the user closed the window of a
+/// session that was running (or that the user ended), 1 when the session failed or the window cannot open.
+pub fn run(config: SessionConfig) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ryll: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let title = config.title.clone();
+    let initial_share = config.share.clone();
+    let mut handle = {
+        let _guard = runtime.enter();
+        session::start(config)
+    };
+    let events = std::mem::replace(&mut handle.events, mpsc::channel(1).1);
+    let outcome = Arc::new(Mutex::new(None));
+    let parts_outcome = outcome.clone();
+    let shared = handle.shared.clone();
+    let commands = CommandSink::new(handle.commands.clone());
+    let rt = runtime.handle().clone();
+    let window_title = match &title {
+        Some(t) => format!("{t} – ryll"),
+        None => "ryll".to_string(),
+    };
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(window_title)
+            .with_app_id("ryll")
+            .with_inner_size([1100.0, 720.0])
+            .with_min_inner_size([640.0, 420.0]),
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
+    let result = eframe::run_native(
+        "ryll",
+        options,
+        Box::new(move |cc| {
+            style::apply(&cc.egui_ctx);
+            let (tx, inbox) = std::sync::mpsc::channel();
+            rt.spawn(forward_events(events, tx.clone(), cc.egui_ctx.clone()));
+            rt.spawn(forward_signals(tx, cc.egui_ctx.clone()));
+            Ok(Box::new(RyllApp::new(AppParts {
+                title,
+                initial_share,
+                shared,
+                commands,
+                inbox,
+                outcome: parts_outcome,
+            })))
+        }),
+    );
+    runtime.block_on(async {
+        handle.disconnect().await;
+        if tokio::time::timeout(SHUTDOWN_WAIT, handle.join()).await.is_err() {
+            tracing::warn!("the session did not close within {SHUTDOWN_WAIT:?}");
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("ryll: cannot open the window ({e}); run with --headless to share without one");
+        return ExitCode::FAILURE;
+    }
+    let end = outcome.lock().ok().and_then(|o| o.clone());
+    match end {
+        Some(end) if !end.is_clean() => ExitCode::FAILURE,
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channels::webdav::WebdavEvent;
+    use crate::protocol::constants::ChannelType;
+    use crate::webdav::server::{ShareConfig, ShareServer};
+    use egui_kittest::kittest::Queryable;
+    use egui_kittest::Harness;
+
+    struct Fixture {
+        app: RyllApp,
+        events: std::sync::mpsc::Sender<AppMessage>,
+        _commands: mpsc::Receiver<SessionCommand>,
+    }
+
+    fn fixture() -> Fixture {
+        let (events, inbox) = std::sync::mpsc::channel();
+        let (tx, _commands) = mpsc::channel(8);
+        let app = RyllApp::new(AppParts {
+            title: Some("test vm".into()),
+            initial_share: None,
+            shared: Arc::new(SessionShared::default()),
+            commands: CommandSink::new(tx),
+            inbox,
+            outcome: Arc::new(Mutex::new(None)),
+        });
+        Fixture { app, events, _commands }
+    }
+
+    fn harness(f: Fixture) -> Harness<'static, Fixture> {
+        Harness::builder().with_size(egui::vec2(1100.0, 720.0)).build_state(|ctx, f: &mut Fixture| f.app.ui(ctx), f)
+    }
+
+    fn sharing_events(root: &std::path::Path) -> Vec<SessionEvent> {
+        let webdav = ChannelId { channel_type: ChannelType::Webdav, id: 0 };
+        vec![
+            SessionEvent::Connecting("127.0.0.1:5900".into()),
+            SessionEvent::Connected { session_id: 1 },
+            SessionEvent::ServerName("vm-under-test".into()),
+            SessionEvent::ChannelOffered(webdav),
+            SessionEvent::ChannelLinked(webdav),
+            SessionEvent::Webdav(WebdavEvent::PortOpened),
+            SessionEvent::SharingStarted { root: root.to_path_buf(), read_only: false },
+        ]
+    }
+
+    fn request_close(h: &mut Harness<'_, Fixture>) {
+        let id = egui::ViewportId::ROOT;
+        h.input_mut().viewports.entry(id).or_default().events.push(egui::ViewportEvent::Close);
+    }
+
+    fn close_cancelled(h: &Harness<'_, Fixture>) -> bool {
+        h.output().viewport_output.values().any(|v| v.commands.contains(&egui::ViewportCommand::CancelClose))
+    }
+
+    #[test]
+    fn events_reach_the_panels_and_the_status_bar() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = fixture();
+        for ev in sharing_events(dir.path()) {
+            f.events.send(AppMessage::Session(ev)).unwrap();
+        }
+        let mut h = harness(f);
+        h.run();
+        assert!(h.query_all_by_label_contains("vm-under-test").next().is_some());
+        assert!(h.query_by_label("Sharing active").is_some());
+        assert!(h.query_all_by_label_contains("connected to vm-under-test").next().is_some());
+    }
+
+    #[test]
+    fn a_failed_session_shows_the_headless_message() {
+        let f = fixture();
+        let text = "connection refused by 127.0.0.1:5900: is the SPICE server running and is the port right?";
+        f.events.send(AppMessage::Session(SessionEvent::Ended(SessionEnd::Failed(text.into())))).unwrap();
+        let mut h = harness(f);
+        h.run();
+        assert!(h.query_by_label(text).is_some());
+        assert_eq!(*h.state().app.outcome.lock().unwrap(), Some(SessionEnd::Failed(text.into())));
+    }
+
+    #[test]
+    fn closing_during_an_upload_asks_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = fixture();
+        let cfg = ShareConfig { root: dir.path().to_path_buf(), read_only: false, private: false };
+        let server = ShareServer::new(cfg).unwrap();
+        let upload = server.stats().begin_request("PUT", "/big.iso".into());
+        *f.app.shared.share.write().unwrap() = Some(server);
+        for ev in sharing_events(dir.path()) {
+            f.events.send(AppMessage::Session(ev)).unwrap();
+        }
+        let mut h = harness(f);
+        h.run();
+        request_close(&mut h);
+        h.step();
+        assert!(close_cancelled(&h), "the close was held back");
+        h.run();
+        assert!(h.query_by_label("Quit during uploads?").is_some());
+        h.get_by_label("Keep Running").click();
+        h.run();
+        assert!(h.query_by_label("Quit during uploads?").is_none());
+
+        request_close(&mut h);
+        h.run();
+        h.get_by_label("Quit Anyway").click();
+        h.run();
+        assert!(h.state().app.quit_allowed);
+        drop(upload);
+    }
+
+    #[test]
+    fn closing_without_uploads_does_not_ask() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = fixture();
+        for ev in sharing_events(dir.path()) {
+            f.events.send(AppMessage::Session(ev)).unwrap();
+        }
+        let mut h = harness(f);
+        h.run();
+        request_close(&mut h);
+        h.step();
+        assert!(!close_cancelled(&h));
+        h.run();
+        assert!(h.query_by_label("Quit during uploads?").is_none());
+    }
+}

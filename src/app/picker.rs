@@ -1,0 +1,62 @@
+//! The native folder picker, run off the UI thread.
+//!
+//! `rfd` asks the desktop's file chooser portal over D-Bus (falling back to zenity); both block until the user
+//! chooses, so the dialog runs on its own thread and hands the answer back through a channel, waking the UI with
+//! `request_repaint`. The window keeps drawing (and the session keeps running) meanwhile.
+
+use eframe::egui;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+/// A folder picker that may be open.
+#[derive(Debug, Default)]
+pub struct Picker {
+    answer: Option<mpsc::Receiver<Option<PathBuf>>>,
+}
+
+impl Picker {
+    /// Whether the dialog is open.
+    pub fn is_open(&self) -> bool {
+        self.answer.is_some()
+    }
+
+    /// Opens the dialog (if it is not open already), starting in `start`.
+    pub fn open(&mut self, ctx: &egui::Context, start: Option<PathBuf>) {
+        if self.answer.is_some() {
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new().name("folder-picker".into()).spawn(move || {
+            let mut dialog = rfd::FileDialog::new().set_title("Choose a folder to share with the guest");
+            if let Some(dir) = start {
+                dialog = dialog.set_directory(dir);
+            }
+            let _ = tx.send(dialog.pick_folder());
+            ctx.request_repaint();
+        });
+        match spawned {
+            Ok(_) => self.answer = Some(rx),
+            Err(e) => tracing::warn!("cannot start the folder picker: {e}"),
+        }
+    }
+
+    /// The chosen folder, once the dialog has closed with one.
+    pub fn poll(&mut self) -> Option<PathBuf> {
+        let rx = self.answer.as_ref()?;
+        match rx.try_recv() {
+            Ok(choice) => {
+                self.answer = None;
+                if choice.is_none() {
+                    tracing::debug!("folder picker closed without a choice (or no picker is available)");
+                }
+                choice
+            }
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                self.answer = None;
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! The window's model of the session, updated from [`SessionEvent`]s.
+//!
+//! Pure code: no egui, no I/O, no clock of its own (every time is passed in), so the rules that decide what the
+//! panels show are unit-tested here. The panels read this model; they never interpret events themselves.
+
+use crate::channels::webdav::WebdavEvent;
+use crate::protocol::constants::ChannelType;
+use crate::protocol::main_channel::ChannelId;
+use crate::session::{SessionEnd, SessionEvent, ShareActivity};
+use crate::webdav::server::InFlightProgress;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Most errors kept for the user to read and dismiss; older ones are dropped.
+pub const MAX_ERRORS: usize = 8;
+
+/// Where the connection to the server stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    /// The session has not reported anything yet.
+    Starting,
+    /// Connecting to this address.
+    Connecting(String),
+    /// The main channel is linked.
+    Connected {
+        /// The server's session id.
+        session_id: u32,
+    },
+    /// The session is over.
+    Ended(SessionEnd),
+}
+
+/// What happened to one channel the server offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelStatus {
+    /// Offered by the server; ryll is linking it.
+    Offered,
+    /// Offered, but ryll does not handle this channel type yet.
+    NotHandled,
+    /// Linked and running.
+    Linked,
+    /// Linking failed (one line).
+    Failed(String),
+    /// It was linked and then closed (one line).
+    Closed(String),
+}
+
+impl ChannelStatus {
+    /// A short word for tables.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ChannelStatus::Offered => "linking",
+            ChannelStatus::NotHandled => "not handled yet",
+            ChannelStatus::Linked => "linked",
+            ChannelStatus::Failed(_) => "failed",
+            ChannelStatus::Closed(_) => "closed",
+        }
+    }
+}
+
+/// Whether the guest's spice-webdavd has the WebDAV port open, as far as we know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestPort {
+    /// No PORT_INIT yet on the current link.
+    Unknown,
+    /// The guest has the port open: spice-webdavd runs.
+    Open,
+    /// The guest has the port closed: spice-webdavd is not running (or restarting).
+    Closed,
+}
+
+/// The share being served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveShare {
+    /// Canonical absolute path.
+    pub root: PathBuf,
+    /// Read-only share.
+    pub read_only: bool,
+    /// When sharing started.
+    pub since: Instant,
+}
+
+/// The Folders panel's status, in layers: each one names what is missing and what to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShareLayer {
+    /// Not connected yet (or no channel list yet).
+    Connecting,
+    /// The session is over.
+    Disconnected,
+    /// The server offers no WebDAV channel: the VM needs the port.
+    NoWebdavPort,
+    /// The WebDAV channel is offered and being linked.
+    Linking,
+    /// The WebDAV channel failed or closed (the reason).
+    ChannelDown(String),
+    /// The channel is linked but the guest's spice-webdavd has not opened the port.
+    WaitingForGuest,
+    /// The guest is ready and no folder is shared.
+    Ready,
+    /// A folder is shared and the guest can use it.
+    Sharing,
+}
+
+/// One error for the user, with an id so the UI can dismiss exactly this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiError {
+    /// Unique within the session.
+    pub id: u64,
+    /// One line naming the cause and the next step.
+    pub text: String,
+}
+
+/// The session as the window sees it.
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    /// Connection state.
+    pub connection: Connection,
+    /// The address connected to (from `Connecting`).
+    pub server: Option<String>,
+    /// A title from the connection source (a `.vv` file), if any.
+    pub title: Option<String>,
+    /// The VM's name.
+    pub vm_name: Option<String>,
+    /// The VM's UUID.
+    pub vm_uuid: Option<String>,
+    /// Every channel the server offered, in type/id order.
+    pub channels: BTreeMap<ChannelId, ChannelStatus>,
+    /// Whether the server's first channel list arrived.
+    pub channel_list_seen: bool,
+    /// The WebDAV channel, once offered.
+    pub webdav_channel: Option<ChannelId>,
+    /// The guest side of the WebDAV port.
+    pub guest_port: GuestPort,
+    /// The share, while one is active.
+    pub share: Option<ActiveShare>,
+    /// The last activity snapshot from the session.
+    pub activity: ShareActivity,
+    /// Errors not dismissed yet, oldest first.
+    pub errors: Vec<UiError>,
+    /// Server notices (newest last, at most [`MAX_ERRORS`]).
+    pub notices: VecDeque<String>,
+    next_error_id: u64,
+}
+
+impl Default for SessionState {
+    fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl SessionState {
+    /// A session that has not started yet; `title` comes from the connection source.
+    pub fn new(title: Option<String>) -> Self {
+        SessionState {
+            connection: Connection::Starting,
+            server: None,
+            title,
+            vm_name: None,
+            vm_uuid: None,
+            channels: BTreeMap::new(),
+            channel_list_seen: false,
+            webdav_channel: None,
+            guest_port: GuestPort::Unknown,
+            share: None,
+            activity: ShareActivity::default(),
+            errors: Vec::new(),
+            notices: VecDeque::new(),
+            next_error_id: 0,
+        }
+    }
+
+    /// Updates the model from one event; `now` stamps a share start.
+    pub fn apply(&mut self, ev: SessionEvent, now: Instant) {
+        match ev {
+            SessionEvent::Connecting(addr) => {
+                self.server = Some(addr.clone());
+                self.connection = Connection::Connecting(addr);
+            }
+            SessionEvent::Connected { session_id } => self.connection = Connection::Connected { session_id },
+            SessionEvent::ServerName(name) => self.vm_name = Some(name),
+            SessionEvent::ServerUuid(uuid) => self.vm_uuid = Some(uuid),
+            SessionEvent::ChannelOffered(ch) => {
+                self.channel_list_seen = true;
+                self.channels.insert(ch, ChannelStatus::Offered);
+                if ch.channel_type == ChannelType::Webdav && self.webdav_channel.is_none() {
+                    self.webdav_channel = Some(ch);
+                }
+            }
+            SessionEvent::ChannelNotHandled(ch) => {
+                self.channels.insert(ch, ChannelStatus::NotHandled);
+            }
+            SessionEvent::ChannelLinked(ch) => {
+                self.channels.insert(ch, ChannelStatus::Linked);
+                if Some(ch) == self.webdav_channel {
+                    // A new link (also after a relink): the server sends PORT_INIT again.
+                    self.guest_port = GuestPort::Unknown;
+                }
+            }
+            SessionEvent::ChannelFailed { channel, error } => {
+                self.push_error(format!("the {} channel could not be linked: {error}", channel.channel_type));
+                self.channels.insert(channel, ChannelStatus::Failed(error));
+            }
+            SessionEvent::ChannelClosed { channel, reason } => {
+                self.channels.insert(channel, ChannelStatus::Closed(reason));
+                if Some(channel) == self.webdav_channel {
+                    self.guest_port = GuestPort::Unknown;
+                }
+            }
+            SessionEvent::NoWebdavChannel => self.channel_list_seen = true,
+            SessionEvent::Notice { message, .. } => {
+                if self.notices.len() == MAX_ERRORS {
+                    self.notices.pop_front();
+                }
+                self.notices.push_back(message);
+            }
+            SessionEvent::SharingStarted { root, read_only } => {
+                self.share = Some(ActiveShare { root, read_only, since: now });
+            }
+            SessionEvent::SharingStopped => self.share = None,
+            SessionEvent::ShareError(e) => self.push_error(format!("cannot share: {e}")),
+            SessionEvent::Webdav(ev) => self.apply_webdav(ev),
+            SessionEvent::ShareActivity(a) => self.activity = a,
+            SessionEvent::Ended(end) => {
+                // Sharing ends with the session.
+                self.guest_port = GuestPort::Unknown;
+                self.share = None;
+                self.connection = Connection::Ended(end);
+            }
+        }
+    }
+
+    fn apply_webdav(&mut self, ev: WebdavEvent) {
+        match ev {
+            WebdavEvent::PortInit { opened, .. } => {
+                self.guest_port = if opened { GuestPort::Open } else { GuestPort::Closed };
+            }
+            WebdavEvent::PortOpened => self.guest_port = GuestPort::Open,
+            WebdavEvent::PortClosed => self.guest_port = GuestPort::Closed,
+            WebdavEvent::Error(text) => self.push_error(text),
+            WebdavEvent::ClientStalled(id) => self
+                .push_error(format!("guest connection {id:#x} accepted no data for the stall limit and was dropped")),
+            WebdavEvent::UnexpectedPort(name) => {
+                self.push_error(format!("the WebDAV channel carries port {name:?}, not org.spice-space.webdav.0"))
+            }
+            WebdavEvent::ClientOpened(_)
+            | WebdavEvent::ClientClosed(_)
+            | WebdavEvent::ClientRefused(_)
+            | WebdavEvent::Notice(_) => {}
+        }
+    }
+
+    /// Adds an error for the user (the oldest goes once there are [`MAX_ERRORS`]).
+    pub fn push_error(&mut self, text: String) {
+        if self.errors.len() >= MAX_ERRORS {
+            self.errors.remove(0);
+        }
+        self.next_error_id += 1;
+        self.errors.push(UiError { id: self.next_error_id, text });
+    }
+
+    /// Removes the error with this id.
+    pub fn dismiss_error(&mut self, id: u64) {
+        self.errors.retain(|e| e.id != id);
+    }
+
+    /// Whether the session is over.
+    pub fn ended(&self) -> bool {
+        matches!(self.connection, Connection::Ended(_))
+    }
+
+    /// The WebDAV channel's status, if the server offers one.
+    pub fn webdav_status(&self) -> Option<&ChannelStatus> {
+        self.webdav_channel.and_then(|ch| self.channels.get(&ch))
+    }
+
+    /// Whether a share can be started or stopped now: the WebDAV channel is linked and the session runs.
+    pub fn channel_ready(&self) -> bool {
+        !self.ended() && self.webdav_status() == Some(&ChannelStatus::Linked)
+    }
+
+    /// The Folders panel's status layer.
+    pub fn share_layer(&self) -> ShareLayer {
+        if self.ended() {
+            return ShareLayer::Disconnected;
+        }
+        match self.webdav_status() {
+            None if self.channel_list_seen => ShareLayer::NoWebdavPort,
+            None => ShareLayer::Connecting,
+            Some(ChannelStatus::Offered | ChannelStatus::NotHandled) => ShareLayer::Linking,
+            Some(ChannelStatus::Failed(e) | ChannelStatus::Closed(e)) => ShareLayer::ChannelDown(e.clone()),
+            Some(ChannelStatus::Linked) => match (self.guest_port, &self.share) {
+                (GuestPort::Open, Some(_)) => ShareLayer::Sharing,
+                (GuestPort::Open, None) => ShareLayer::Ready,
+                _ => ShareLayer::WaitingForGuest,
+            },
+        }
+    }
+
+    /// A one-line connection state for the status bar.
+    pub fn connection_summary(&self) -> String {
+        match &self.connection {
+            Connection::Starting => "starting".into(),
+            Connection::Connecting(addr) => format!("connecting to {addr}"),
+            Connection::Connected { .. } => {
+                let linked = self.channels.values().filter(|s| **s == ChannelStatus::Linked).count();
+                format!("connected to {}, {} channel(s) linked", self.display_name(), linked + 1)
+            }
+            Connection::Ended(SessionEnd::UserRequested) => "disconnected".into(),
+            Connection::Ended(_) => "disconnected (see the error)".into(),
+        }
+    }
+
+    /// The best name for the session: the VM's name, the title, or the address.
+    pub fn display_name(&self) -> String {
+        self.vm_name
+            .clone()
+            .or_else(|| self.title.clone())
+            .or_else(|| self.server.clone())
+            .unwrap_or_else(|| "the server".into())
+    }
+}
+
+/// HTTP methods that change the share; one in flight counts as an upload that stopping would cut off.
+pub const WRITE_METHODS: &[&str] = &["PUT", "PATCH", "DELETE", "MKCOL", "COPY", "MOVE", "PROPPATCH", "LOCK", "UNLOCK"];
+
+/// Whether `method` changes the share.
+pub fn is_write_method(method: &str) -> bool {
+    WRITE_METHODS.iter().any(|m| m.eq_ignore_ascii_case(method))
+}
+
+/// How many of the requests in flight change the share.
+pub fn uploads_in_flight(in_flight: &[InFlightProgress]) -> usize {
+    in_flight.iter().filter(|p| is_write_method(&p.request.method)).count()
+}
+
+/// Live share numbers, read from the session's shared counters each frame (or made up by tests).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveShare {
+    /// Counters.
+    pub activity: ShareActivity,
+    /// Requests being served, oldest first.
+    pub in_flight: Vec<InFlightProgress>,
+    /// Bytes per second to and from the guest.
+    pub rate: Rate,
+}
+
+/// Bytes per second to and from the guest.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Rate {
+    /// Bytes per second sent to the guest.
+    pub to_guest: f64,
+    /// Bytes per second received from the guest.
+    pub from_guest: f64,
+}
+
+/// A transfer rate over a sliding window of byte-counter samples.
+#[derive(Debug, Clone)]
+pub struct RateMeter {
+    window: Duration,
+    samples: VecDeque<(Instant, u64, u64)>,
+}
+
+impl Default for RateMeter {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(2))
+    }
+}
+
+impl RateMeter {
+    /// A meter averaging over `window`.
+    pub fn new(window: Duration) -> Self {
+        RateMeter { window, samples: VecDeque::new() }
+    }
+
+    /// Records the counters at `now` and returns the rate over the window (0 until two samples exist).
+    pub fn update(&mut self, now: Instant, to_guest: u64, from_guest: u64) -> Rate {
+        if let Some(&(_, last_to, last_from)) = self.samples.back() {
+            if to_guest < last_to || from_guest < last_from {
+                // The counters restarted (the channel was relinked).
+                self.samples.clear();
+            }
+        }
+        self.samples.push_back((now, to_guest, from_guest));
+        // Keep one sample at or before the window's start, so the rate covers the whole window.
+        while self.samples.len() > 2 && self.samples.get(1).is_some_and(|s| now.duration_since(s.0) >= self.window) {
+            self.samples.pop_front();
+        }
+        let Some(&(t0, to0, from0)) = self.samples.front() else { return Rate::default() };
+        let secs = now.duration_since(t0).as_secs_f64();
+        if secs < 0.25 {
+            return Rate::default();
+        }
+        Rate { to_guest: (to_guest - to0) as f64 / secs, from_guest: (from_guest - from0) as f64 / secs }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ch(t: ChannelType, id: u8) -> ChannelId {
+        ChannelId { channel_type: t, id }
+    }
+
+    fn linked_state() -> SessionState {
+        let now = Instant::now();
+        let mut s = SessionState::default();
+        s.apply(SessionEvent::Connecting("h:1".into()), now);
+        s.apply(SessionEvent::Connected { session_id: 7 }, now);
+        s.apply(SessionEvent::ChannelOffered(ch(ChannelType::Display, 0)), now);
+        s.apply(SessionEvent::ChannelNotHandled(ch(ChannelType::Display, 0)), now);
+        s.apply(SessionEvent::ChannelOffered(ch(ChannelType::Webdav, 0)), now);
+        s.apply(SessionEvent::ChannelLinked(ch(ChannelType::Webdav, 0)), now);
+        s
+    }
+
+    #[test]
+    fn layers_follow_the_events() {
+        let now = Instant::now();
+        let mut s = SessionState::default();
+        assert_eq!(s.share_layer(), ShareLayer::Connecting);
+        s.apply(SessionEvent::Connected { session_id: 1 }, now);
+        s.apply(SessionEvent::NoWebdavChannel, now);
+        assert_eq!(s.share_layer(), ShareLayer::NoWebdavPort);
+
+        let mut s = linked_state();
+        assert!(s.channel_ready());
+        assert_eq!(s.share_layer(), ShareLayer::WaitingForGuest);
+        s.apply(SessionEvent::Webdav(WebdavEvent::PortInit { name: "x".into(), opened: false }), now);
+        assert_eq!(s.share_layer(), ShareLayer::WaitingForGuest);
+        s.apply(SessionEvent::Webdav(WebdavEvent::PortOpened), now);
+        assert_eq!(s.share_layer(), ShareLayer::Ready);
+        s.apply(SessionEvent::SharingStarted { root: "/tmp".into(), read_only: true }, now);
+        assert_eq!(s.share_layer(), ShareLayer::Sharing);
+        assert!(s.share.as_ref().is_some_and(|a| a.read_only));
+        // Stopping relinks the channel: the port state is unknown until PORT_INIT.
+        s.apply(SessionEvent::SharingStopped, now);
+        s.apply(SessionEvent::ChannelLinked(ch(ChannelType::Webdav, 0)), now);
+        assert_eq!(s.share_layer(), ShareLayer::WaitingForGuest);
+        s.apply(SessionEvent::ChannelClosed { channel: ch(ChannelType::Webdav, 0), reason: "gone".into() }, now);
+        assert_eq!(s.share_layer(), ShareLayer::ChannelDown("gone".into()));
+        assert!(!s.channel_ready());
+        s.apply(SessionEvent::SharingStarted { root: "/tmp".into(), read_only: false }, now);
+        s.apply(SessionEvent::Ended(SessionEnd::ServerClosed), now);
+        assert_eq!(s.share_layer(), ShareLayer::Disconnected);
+        assert!(s.share.is_none(), "sharing ends with the session");
+        assert_eq!(s.connection_summary(), "disconnected (see the error)");
+    }
+
+    #[test]
+    fn summary_names_the_vm_and_counts_main() {
+        let mut s = linked_state();
+        assert_eq!(s.connection_summary(), "connected to h:1, 2 channel(s) linked");
+        s.apply(SessionEvent::ServerName("vm1".into()), Instant::now());
+        assert!(s.connection_summary().starts_with("connected to vm1"));
+    }
+
+    #[test]
+    fn errors_are_capped_and_dismissed_by_id() {
+        let mut s = SessionState::default();
+        for i in 0..(MAX_ERRORS + 2) {
+            s.apply(SessionEvent::ShareError(format!("e{i}")), Instant::now());
+        }
+        assert_eq!(s.errors.len(), MAX_ERRORS);
+        assert_eq!(s.errors[0].text, "cannot share: e2");
+        let id = s.errors[1].id;
+        s.dismiss_error(id);
+        assert_eq!(s.errors.len(), MAX_ERRORS - 1);
+        assert!(s.errors.iter().all(|e| e.id != id));
+    }
+
+    #[test]
+    fn write_methods_count_as_uploads() {
+        let req = |m: &str| InFlightProgress {
+            request: crate::webdav::server::InFlightRequest {
+                method: m.into(),
+                path: "/".into(),
+                started: Instant::now(),
+            },
+            bytes: 0,
+        };
+        assert_eq!(uploads_in_flight(&[req("GET"), req("PROPFIND"), req("put"), req("MKCOL"), req("MOVE")]), 3);
+    }
+
+    #[test]
+    fn rate_meter_averages_over_the_window() {
+        let t = Instant::now();
+        let mut m = RateMeter::new(Duration::from_secs(2));
+        assert_eq!(m.update(t, 0, 0), Rate::default());
+        let r = m.update(t + Duration::from_secs(1), 1000, 10);
+        assert_eq!((r.to_guest, r.from_guest), (1000.0, 10.0));
+        m.update(t + Duration::from_secs(2), 2000, 20);
+        let r = m.update(t + Duration::from_secs(4), 2000, 20);
+        assert_eq!(r.to_guest, 0.0, "idle for the whole window");
+        // A relink restarts the counters.
+        assert_eq!(m.update(t + Duration::from_secs(5), 5, 0), Rate::default());
+    }
+}
