@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 10
 FUZZ_TARGETS := link_reply message_header vmc_port mux_demux share_paths
 
-.PHONY: help build test lint fmt fuzz-build fuzz-smoke bench bench-quick
+.PHONY: help build test lint fmt fuzz-build fuzz-smoke screenshot bench bench-quick
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -28,6 +28,11 @@ bench: ## the sharing path against its loopback ceiling (5 runs); writes docs/pe
 bench-quick: ## smoke run of the benchmark (small sizes, one run); fails only if the benchmark breaks
 	$(CARGO) build --release --bin ryll --example serve_share
 	$(CARGO) bench --bench sharing -- --quick $(BENCH_ARGS)
+
+SCREENSHOT ?= docs/images/ryll-folders.png
+screenshot: testvm ## the window sharing a folder with the test VM, under Xvfb, as PNG $(SCREENSHOT)
+	$(CARGO) build --release --bin ryll
+	python3 tests/gui/screenshot.py --ryll target/release/ryll --vm-dir $(RYLL_VM_DIR) --out $(SCREENSHOT)
 
 fuzz-build: ## build the cargo-fuzz targets (plain build; no nightly needed)
 	$(CARGO) build --manifest-path fuzz/Cargo.toml --bins
