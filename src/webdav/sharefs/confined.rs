@@ -383,8 +383,18 @@ fn check_same_file(before: &Metadata, after: &Metadata) -> FsResult<()> {
     Ok(())
 }
 
-/// `path` below `dir` (which must be a directory) opened read-only as a file handle, for what
-/// needs a real descriptor (`fsync`): cap-std's `Dir` handles are `O_PATH` on Linux.
+/// Open the directory at `rel` (following symlinks inside the share) as a readable file handle,
+/// for what needs a real descriptor (extended attributes, `fsync`): cap-std's `Dir` handles are
+/// `O_PATH` on Linux.
+pub fn open_dir_file(root: &Dir, rel: &RelPath) -> FsResult<File> {
+    match stat(root, rel)? {
+        Entry::Dir(_) => {}
+        Entry::File(_) => return Err(FsError::Forbidden),
+    }
+    dir_file(root, rel.as_path()).map_err(|e| fs_error(&e))
+}
+
+/// `path` below `dir` (which must be a directory) opened read-only as a file handle.
 pub fn dir_file(dir: &Dir, path: &Path) -> io::Result<File> {
     use cap_fs_ext::OpenOptionsMaybeDirExt;
     let mut options = OpenOptions::new();

@@ -29,7 +29,7 @@ use futures_util::FutureExt;
 use rustix::fs::{Access, AtFlags, OFlags, RenameFlags};
 
 use super::confined::{self, fs_error, RelPath, TEMP_PREFIX};
-use super::{blocking, FsInner, ShareMeta};
+use super::{blocking, props, FsInner, ShareMeta};
 
 /// Most bytes one `read_bytes` call returns (dav-server asks for its read buffer size).
 const MAX_READ: usize = 1024 * 1024;
@@ -281,11 +281,18 @@ pub(crate) fn begin_upload(
     // The replacement keeps the file's permission bits (not set-id bits).
     let mode = existing.permissions().mode() & 0o777;
     temp.file().set_permissions(cap_std::fs::Permissions::from_mode(mode)).map_err(|e| fs_error(&e))?;
-    if partial {
-        let (old, _) = confined::open_read_in(&dir, &target.name)?;
-        let mut out = &**temp.file();
-        io::copy(&mut &old, &mut out).map_err(|e| fs_error(&e))?;
-        out.seek(SeekFrom::Start(0)).map_err(|e| fs_error(&e))?;
+    match confined::open_read_in(&dir, &target.name) {
+        Ok((old, _)) => {
+            // The replacement keeps the file's properties and other user attributes.
+            props::copy_all(&old, &**temp.file());
+            if partial {
+                let mut out = &**temp.file();
+                io::copy(&mut &old, &mut out).map_err(|e| fs_error(&e))?;
+                out.seek(SeekFrom::Start(0)).map_err(|e| fs_error(&e))?;
+            }
+        }
+        Err(e) if partial => return Err(e),
+        Err(e) => tracing::debug!("cannot read {:?} to keep its properties: {e:?}", target.name),
     }
     Ok(new_upload(temp, target.name, oo, body))
 }

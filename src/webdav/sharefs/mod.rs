@@ -12,6 +12,9 @@
 //!   temporary.
 //! - **Read-only shares** open nothing for writing and change nothing, whatever the HTTP layer lets
 //!   through.
+//! - **Properties** ([`props`]): dead properties in `user.ryll.*` extended attributes (all or
+//!   nothing per PROPPATCH; 403 with an explanation where the filesystem has none); the quota is
+//!   the share filesystem's used and available space (`fstatvfs`).
 //! - **Permissions**: new files and directories get `0666`/`0777` minus the umask, like any local
 //!   program, or `0600`/`0700` for a private share; a replaced file keeps its permission bits.
 //!
@@ -21,9 +24,12 @@
 
 mod confined;
 mod file;
+mod props;
 
+use std::future::Future;
 use std::io;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,9 +37,11 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, Metadata, MetadataExt, PermissionsExt, ReadDir};
 use dav_server::davpath::DavPath;
 use dav_server::fs::{
-    DavDirEntry, DavFile, DavFileSystem, DavMetaData, FsError, FsFuture, FsResult, FsStream, OpenOptions, ReadDirMeta,
+    DavDirEntry, DavFile, DavFileSystem, DavMetaData, DavProp, FsError, FsFuture, FsResult, FsStream, OpenOptions,
+    ReadDirMeta,
 };
 use futures_util::{stream, FutureExt, StreamExt};
+use http::StatusCode;
 
 pub use confined::{check_name, check_raw_path, NameError, RelPath, TEMP_PREFIX};
 use confined::{fs_error, write_error, Entry, Link};
@@ -291,6 +299,15 @@ impl Lister {
     }
 }
 
+/// Open the served file or directory at `rel` (following symlinks inside the share) to reach its
+/// extended attributes.
+fn open_node(root: &Dir, rel: &RelPath) -> FsResult<cap_std::fs::File> {
+    match confined::stat(root, rel)? {
+        Entry::Dir(_) => confined::open_dir_file(root, rel),
+        Entry::File(_) => confined::open_read(root, rel).map(|(file, _)| file),
+    }
+}
+
 impl DavFileSystem for ShareFs {
     fn open<'a>(&'a self, path: &'a DavPath, options: OpenOptions) -> FsFuture<'a, Box<dyn DavFile>> {
         async move {
@@ -440,6 +457,46 @@ impl DavFileSystem for ShareFs {
         .boxed()
     }
 
+    fn have_props<'a>(&'a self, _path: &'a DavPath) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(futures_util::future::ready(true))
+    }
+
+    fn patch_props<'a>(
+        &'a self,
+        path: &'a DavPath,
+        patch: Vec<(bool, DavProp)>,
+    ) -> FsFuture<'a, Vec<(StatusCode, DavProp)>> {
+        async move {
+            let rel = RelPath::from_dav(path)?;
+            let fs = self.writable()?;
+            blocking(move || Ok(props::patch(open_node(&fs.root, &rel)?, patch))).await
+        }
+        .boxed()
+    }
+
+    fn get_props<'a>(&'a self, path: &'a DavPath, do_content: bool) -> FsFuture<'a, Vec<DavProp>> {
+        async move {
+            let rel = RelPath::from_dav(path)?;
+            let fs = Arc::clone(&self.inner);
+            blocking(move || props::get_all(open_node(&fs.root, &rel)?, do_content)).await
+        }
+        .boxed()
+    }
+
+    fn get_prop<'a>(&'a self, path: &'a DavPath, prop: DavProp) -> FsFuture<'a, Vec<u8>> {
+        async move {
+            let rel = RelPath::from_dav(path)?;
+            let fs = Arc::clone(&self.inner);
+            blocking(move || props::get_one(open_node(&fs.root, &rel)?, &prop)).await
+        }
+        .boxed()
+    }
+
+    fn get_quota(&self) -> FsFuture<'_, (u64, Option<u64>)> {
+        let fs = Arc::clone(&self.inner);
+        blocking(move || props::quota(&fs.root)).boxed()
+    }
+
     fn copy<'a>(&'a self, from: &'a DavPath, to: &'a DavPath) -> FsFuture<'a, ()> {
         async move {
             let from = RelPath::from_dav(from)?;
@@ -463,6 +520,7 @@ fn copy_file(fs: &FsInner, from: &RelPath, to: &RelPath) -> FsResult<()> {
     // Like cp: the source's permission bits minus the umask (private shares: 0600).
     let mode = if fs.options.private { 0o600 } else { meta.permissions().mode() & 0o777 };
     let mut temp = TempFile::create(dir, mode)?;
+    props::copy_all(&source, &**temp.file());
     let mut out = &**temp.file();
     std::io::copy(&mut &source, &mut out).map_err(|e| write_error(&e))?;
     temp.commit(&target.name, false)
