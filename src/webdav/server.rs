@@ -91,7 +91,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::share_stats::RequestGuard;
 pub use super::share_stats::{InFlightProgress, InFlightRequest, ShareStats, ShareStatsSnapshot};
-use super::sharefs::{check_raw_path, ShareFs, ShareFsOptions, UploadBody};
+use super::sharefs::{check_raw_path, NameError, ShareFs, ShareFsOptions, UploadBody};
 
 /// GET read chunk size: one mux frame holds at most 65535 bytes.
 pub const READ_BUF_SIZE: usize = 65535;
@@ -346,8 +346,8 @@ impl ShareServer {
             };
             return refuse(req, status, allowed, "This method is not supported.\n").await;
         }
-        if let Some(text) = check_paths(&req) {
-            return refuse(req, StatusCode::BAD_REQUEST, allowed, text).await;
+        if let Some((status, text)) = check_paths(&req) {
+            return refuse(req, status, allowed, text).await;
         }
         if self.inner.read_only && WRITE_METHODS.contains(&method) {
             return refuse(req, StatusCode::FORBIDDEN, allowed, "This shared folder is read-only.\n").await;
@@ -438,20 +438,29 @@ fn dav_methods(read_only: bool) -> DavMethodSet {
 }
 
 /// Refuse a request path or COPY/MOVE `Destination` with a dot segment, an encoded slash, a
-/// backslash or a control byte (see [`check_raw_path`]), and a `Destination` that is not an
-/// http(s) URL or an absolute path.
-fn check_paths<B>(req: &Request<B>) -> Option<&'static str> {
+/// backslash or a control byte (see [`check_raw_path`]) with 400, a name or path longer than the
+/// host can store with 414, and a `Destination` that is not an http(s) URL or an absolute path
+/// with 400.
+fn check_paths<B>(req: &Request<B>) -> Option<(StatusCode, &'static str)> {
+    const TOO_LONG: &str = "A file name or path is longer than the host can store.\n";
+    let refusal = |e: NameError, text: &'static str| match e {
+        NameError::TooLong => (StatusCode::URI_TOO_LONG, TOO_LONG),
+        _ => (StatusCode::BAD_REQUEST, text),
+    };
     let path = req.uri().path();
-    if path != "*" && check_raw_path(path).is_err() {
-        return Some("Invalid request path.\n");
+    if path != "*" {
+        if let Err(e) = check_raw_path(path) {
+            return Some(refusal(e, "Invalid request path: no dot segments, backslashes or control characters.\n"));
+        }
     }
     if matches!(req.method().as_str(), "COPY" | "MOVE") {
+        const BAD_DEST: &str = "Invalid Destination header.\n";
         let value = req.headers().get("destination")?;
         let Some(dest) = value.to_str().ok().and_then(destination_raw_path) else {
-            return Some("Invalid Destination header.\n");
+            return Some((StatusCode::BAD_REQUEST, BAD_DEST));
         };
-        if check_raw_path(dest).is_err() {
-            return Some("Invalid Destination header.\n");
+        if let Err(e) = check_raw_path(dest) {
+            return Some(refusal(e, BAD_DEST));
         }
     }
     None
