@@ -213,8 +213,9 @@ pub fn render(results: &Results, sizes: &Sizes, ctx: &Context) -> String {
         let closes = med(samples, |(r, _)| r.mux.overflow_closes as f64);
         let _ = writeln!(
             out,
-            "\nThe stalled client asked for the large file and read nothing. The peer closed it after {closes:.0} \
-             backlog overflow(s) and discarded {} that ryll had already queued for it (median).\n",
+            "\nEach run starts the download twice alone and twice next to a client that asked for the large file \
+             and reads nothing; medians. The peer closed the stalled connections after {closes:.0} backlog \
+             overflow(s) and discarded {} that ryll had already sent for them (median per run).\n",
             crate::workloads::human_mib(discarded)
         );
     }
