@@ -6,10 +6,12 @@
 //! - [`main_channel`]: the main channel.
 //! - [`vmc`]: the SpiceVMC transport shared by the VMC channels (WebDAV now, usbredir later).
 //! - [`webdav`]: the WebDAV channel (type 11) that carries folder sharing.
+//! - [`mux_io`]: the byte streams between the WebDAV channel and each guest connection's HTTP server.
 
 pub mod base;
 pub mod io;
 pub mod link;
 pub mod main_channel;
+pub mod mux_io;
 pub mod vmc;
 pub mod webdav;

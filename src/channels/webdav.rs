@@ -8,29 +8,30 @@
 //!   it writes the payload into that client's inbound pipe (a [`tokio::io::simplex`] of [`PIPE_BUF`] bytes). A
 //!   client whose pipe stays full for longer than the stall limit is dropped, so one stuck connection cannot stop
 //!   the channel; while the dispatcher waits, the socket reader keeps reading and answering PING.
-//! - Each client has a **hyper connection** task (the share's WebDAV server over the two pipes) and a **pump**
-//!   task that reads the response pipe in reads of at most 65 535 bytes and queues one frame at a time into the
-//!   writer's data lane. The lane is a small bounded FIFO shared by all pumps, so clients take turns (fairness)
-//!   and a client never has more than one frame waiting (as spice-gtk does).
-//! - A guest size-0 frame drops the client (its hyper task and pump): the guest side is gone, so nothing is sent
-//!   back. When hyper ends a connection itself (`Connection: close`, idle timeout), the pump sends a size-0 frame
-//!   and reports the close; spice-webdavd ignores that frame and may reuse the id, so new data for the id starts a
+//! - Each client has a **hyper connection** task: the share's WebDAV server reading the inbound pipe and writing
+//!   into a [`FrameSink`], which turns every write into one frame of at most 65 535 bytes on the writer's data
+//!   lane. The lane is a small bounded FIFO shared by all clients; a full lane makes the writes wait, and waiting
+//!   clients get slots in turn (fairness), so memory per client stays bounded.
+//! - A guest size-0 frame drops the client (its hyper task): the guest side is gone, so nothing is sent back.
+//!   When hyper ends a connection itself (`Connection: close`, idle timeout), the task sends a size-0 frame and
+//!   reports the close; spice-webdavd ignores that frame and may reuse the id, so new data for the id starts a
 //!   new connection.
 //! - PORT_EVENT CLOSED or BREAK drops every client and resets the demuxer. ryll never sends port events.
 
 use super::base::{BaseOutcome, BaseState};
 use super::io::{MessageReader, Outgoing, WriterHandle};
+use super::mux_io::FrameSink;
 use super::vmc::{decode_incoming, encode_outgoing, VmcIncoming};
 use crate::protocol::constants::LinkError;
 use crate::protocol::vmc::PortEvent;
-use crate::webdav::mux::{encode_close, route, ClientId, Demuxer, Route, FRAME_HEADER_SIZE, MAX_FRAME_PAYLOAD};
+use crate::webdav::mux::{encode_close, route, ClientId, Demuxer, Route};
 use crate::webdav::server::{not_sharing_response, over_capacity_response, ShareServer};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadHalf, SimplexStream, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, SimplexStream, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -224,7 +225,6 @@ struct Client {
     generation: u64,
     inbound: WriteHalf<SimplexStream>,
     _server: AbortOnDrop,
-    _pump: AbortOnDrop,
 }
 
 struct Dispatcher {
@@ -241,7 +241,7 @@ struct Dispatcher {
 
 impl Dispatcher {
     fn new(writer: WriterHandle, ctx: WebdavContext) -> Self {
-        // Every live pump sends at most one close notice, and there are at most `max_clients` pumps.
+        // Every live connection task sends at most one close notice, and there are at most `max_clients` of them.
         let (closed_tx, closed_rx) = mpsc::channel(ctx.config.max_clients.max(1) + 16);
         Dispatcher {
             writer,
@@ -341,7 +341,7 @@ impl Dispatcher {
         {
             Route::Ignore => {}
             Route::Close => {
-                // The guest closed its connection: drop the client, its HTTP connection and its pump.
+                // The guest closed its connection: drop the client and its HTTP connection.
                 self.clients.remove(&id);
                 self.ctx.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
                 self.emit(WebdavEvent::ClientClosed(id));
@@ -370,9 +370,11 @@ impl Dispatcher {
         self.next_generation += 1;
         let generation = self.next_generation;
         let (in_r, in_w) = tokio::io::simplex(PIPE_BUF);
-        let (out_r, out_w) = tokio::io::simplex(PIPE_BUF);
-        let io = tokio::io::join(in_r, out_w);
+        let sink = FrameSink::new(id, self.writer.clone(), self.ctx.compress, self.ctx.stats.clone());
+        let io = tokio::io::join(in_r, sink);
         let share = self.ctx.share.read().ok().and_then(|s| s.clone());
+        let writer = self.writer.clone();
+        let closed = self.closed_tx.clone();
         let server = tokio::spawn(async move {
             match share {
                 Some(share) => {
@@ -382,18 +384,12 @@ impl Dispatcher {
                 }
                 None => answer_not_sharing(io).await,
             }
+            // Every frame of the response is on the lane already; the close follows them.
+            let close = Outgoing { msg_type: crate::protocol::vmc::MSGC_DATA, body: encode_close(id).into() };
+            let _ = writer.data.send(close).await;
+            let _ = closed.send((id, generation)).await;
         });
-        let pump = tokio::spawn(pump(
-            id,
-            generation,
-            out_r,
-            self.writer.clone(),
-            self.ctx.compress,
-            self.closed_tx.clone(),
-            self.ctx.stats.clone(),
-        ));
-        self.clients
-            .insert(id, Client { generation, inbound: in_w, _server: AbortOnDrop(server), _pump: AbortOnDrop(pump) });
+        self.clients.insert(id, Client { generation, inbound: in_w, _server: AbortOnDrop(server) });
         self.ctx.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
         self.ctx.stats.clients_total.fetch_add(1, Ordering::Relaxed);
         self.emit(WebdavEvent::ClientOpened(id));
@@ -431,35 +427,6 @@ impl Dispatcher {
         }
         self.ctx.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
     }
-}
-
-/// Reads the response pipe and queues frames to the guest; sends the size-0 frame and reports the close at EOF.
-async fn pump(
-    id: ClientId,
-    generation: u64,
-    mut responses: ReadHalf<SimplexStream>,
-    writer: WriterHandle,
-    compress: bool,
-    closed: mpsc::Sender<(ClientId, u64)>,
-    stats: Arc<WebdavStats>,
-) {
-    loop {
-        let mut frame = BytesMut::zeroed(FRAME_HEADER_SIZE + MAX_FRAME_PAYLOAD);
-        let n = match responses.read(&mut frame[FRAME_HEADER_SIZE..]).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        frame.truncate(FRAME_HEADER_SIZE + n);
-        frame[..8].copy_from_slice(&id.to_le_bytes());
-        frame[8..FRAME_HEADER_SIZE].copy_from_slice(&(n as u16).to_le_bytes());
-        stats.bytes_to_guest.fetch_add(n as u64, Ordering::Relaxed);
-        if writer.data.send(encode_outgoing(frame.freeze(), compress)).await.is_err() {
-            return;
-        }
-    }
-    let _ =
-        writer.data.send(Outgoing { msg_type: crate::protocol::vmc::MSGC_DATA, body: encode_close(id).into() }).await;
-    let _ = closed.send((id, generation)).await;
 }
 
 /// Serves a guest connection while no folder is shared: reads the request head, answers 503 with
