@@ -1,5 +1,11 @@
-//! The byte streams between the WebDAV channel and one guest connection's HTTP server.
+//! The two byte streams between the WebDAV channel and one guest connection's HTTP server, built so that payload
+//! is copied once per direction.
 //!
+//! - **Guest → server**: [`input_pipe`] gives the dispatcher an [`InputSender`] and the HTTP server an
+//!   [`InputReader`]. The dispatcher hands over frame payload as [`Bytes`] (slices of the received SPICE message,
+//!   not copies); the server copies them into its own buffer when it reads. The pipe holds at most
+//!   `limit` bytes plus one piece, so a connection that does not read makes the dispatcher wait (the stall limit
+//!   applies there), not the memory grow.
 //! - **Server → guest**: [`FrameSink`] is the server's write half. Each write becomes one mux frame of at most
 //!   65 535 payload bytes (gathered from hyper's vectored writes, copied once into the frame) that goes straight
 //!   onto the socket writer's bounded data lane; the write waits while the lane is full. Waiting writers get
@@ -9,16 +15,143 @@ use super::io::{Outgoing, WriterHandle};
 use super::vmc::encode_outgoing;
 use super::webdav::WebdavStats;
 use crate::webdav::mux::{ClientId, FRAME_HEADER_SIZE, MAX_FRAME_PAYLOAD};
-use bytes::{BufMut, BytesMut};
-use std::future::Future;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-use tokio::io::AsyncWrite;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc::error::SendError;
 use tokio::sync::mpsc::OwnedPermit;
+
+/// Pieces smaller than this are copied into their own buffer instead of keeping the (much larger) SPICE message
+/// they came from alive while they wait in the pipe.
+const COPY_BELOW: usize = 4096;
+
+#[derive(Default)]
+struct PipeState {
+    pieces: VecDeque<Bytes>,
+    len: usize,
+    /// The sender is gone: end of input once `pieces` is empty.
+    closed: bool,
+    /// The reader is gone: sending fails.
+    reader_gone: bool,
+    reader: Option<Waker>,
+    sender: Option<Waker>,
+}
+
+type Shared = Arc<Mutex<PipeState>>;
+
+fn lock(s: &Shared) -> MutexGuard<'_, PipeState> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A bounded pipe of payload pieces: (the dispatcher's end, the HTTP server's end).
+pub fn input_pipe(limit: usize) -> (InputSender, InputReader) {
+    let shared: Shared = Arc::default();
+    (InputSender { shared: shared.clone(), limit }, InputReader { shared })
+}
+
+/// The dispatcher's end of a guest connection's input.
+pub struct InputSender {
+    shared: Shared,
+    limit: usize,
+}
+
+/// The connection's HTTP server has stopped reading (it ended).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReaderGone;
+
+impl InputSender {
+    /// Queues `piece`, waiting while the pipe holds `limit` bytes or more.
+    ///
+    /// A piece is normally queued as it is: a slice that keeps the received SPICE message alive until the server
+    /// reads it. Small pieces, and pieces for a server that is behind (the pipe is half full), are copied, so
+    /// slow connections hold only their own bytes, not whole messages.
+    pub async fn send(&mut self, piece: Bytes) -> Result<(), ReaderGone> {
+        let behind = lock(&self.shared).len >= self.limit / 2;
+        let copy = behind || piece.len() < COPY_BELOW;
+        let mut piece = Some(if copy { Bytes::copy_from_slice(&piece) } else { piece });
+        poll_fn(|cx| {
+            let mut st = lock(&self.shared);
+            if st.reader_gone {
+                return Poll::Ready(Err(ReaderGone));
+            }
+            if st.len >= self.limit {
+                st.sender = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            if let Some(p) = piece.take() {
+                st.len += p.len();
+                st.pieces.push_back(p);
+            }
+            if let Some(w) = st.reader.take() {
+                w.wake();
+            }
+            Poll::Ready(Ok(()))
+        })
+        .await
+    }
+}
+
+impl Drop for InputSender {
+    fn drop(&mut self) {
+        let mut st = lock(&self.shared);
+        st.closed = true;
+        if let Some(w) = st.reader.take() {
+            w.wake();
+        }
+    }
+}
+
+/// The HTTP server's end of a guest connection's input.
+pub struct InputReader {
+    shared: Shared,
+}
+
+impl AsyncRead for InputReader {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let mut st = lock(&self.shared);
+        if st.pieces.is_empty() {
+            if !st.closed {
+                st.reader = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        let mut copied = 0;
+        while buf.remaining() > 0 {
+            let Some(front) = st.pieces.front_mut() else { break };
+            let n = front.len().min(buf.remaining());
+            buf.put_slice(front.get(..n).unwrap_or_default());
+            front.advance(n);
+            copied += n;
+            if front.is_empty() {
+                st.pieces.pop_front();
+            }
+        }
+        st.len -= copied;
+        if let Some(w) = st.sender.take() {
+            w.wake();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for InputReader {
+    fn drop(&mut self) {
+        let mut st = lock(&self.shared);
+        st.reader_gone = true;
+        st.pieces.clear();
+        st.len = 0;
+        if let Some(w) = st.sender.take() {
+            w.wake();
+        }
+    }
+}
 
 type Reserve = Pin<Box<dyn Future<Output = Result<OwnedPermit<Outgoing>, SendError<()>>> + Send>>;
 
@@ -127,8 +260,35 @@ impl AsyncWrite for FrameSink {
 mod tests {
     use super::*;
     use crate::webdav::mux::Demuxer;
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::sync::mpsc;
+
+    #[tokio::test]
+    async fn pipe_delivers_pieces_in_order_and_ends() {
+        let (mut tx, mut rx) = input_pipe(1024);
+        let task = tokio::spawn(async move {
+            for i in 0..100u8 {
+                tx.send(Bytes::from(vec![i; 100 + usize::from(i)])).await.unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        rx.read_to_end(&mut got).await.unwrap();
+        task.await.unwrap();
+        let want: Vec<u8> = (0..100u8).flat_map(|i| vec![i; 100 + usize::from(i)]).collect();
+        assert_eq!(got, want);
+    }
+
+    #[tokio::test]
+    async fn pipe_is_bounded_and_reports_a_gone_reader() {
+        let (mut tx, rx) = input_pipe(1000);
+        tx.send(Bytes::from(vec![1; 600])).await.unwrap();
+        tx.send(Bytes::from(vec![2; 600])).await.unwrap();
+        // 1 200 bytes queued: the next piece waits for the reader.
+        let blocked = tokio::time::timeout(std::time::Duration::from_millis(50), tx.send(Bytes::from_static(b"x")));
+        assert!(blocked.await.is_err());
+        drop(rx);
+        assert_eq!(tx.send(Bytes::from_static(b"x")).await, Err(ReaderGone));
+    }
 
     #[tokio::test]
     async fn sink_frames_writes_of_at_most_65535_bytes() {

@@ -4,11 +4,12 @@
 //! # Tasks and queues (all bounded)
 //! - The **socket reader** reads SPICE messages, answers PING at once (through the writer's control lane), decodes
 //!   VMC data and forwards it to the dispatcher over a queue of [`DISPATCH_QUEUE`] messages (≈ 2 MiB).
-//! - The **dispatcher** (this module's [`run_webdav`]) owns the [`Demuxer`] and the client table. For each frame
-//!   it writes the payload into that client's inbound pipe (a [`tokio::io::simplex`] of [`PIPE_BUF`] bytes). A
-//!   client whose pipe stays full for longer than the stall limit is dropped, so one stuck connection cannot stop
-//!   the channel; while the dispatcher waits, the socket reader keeps reading and answering PING.
-//! - Each client has a **hyper connection** task: the share's WebDAV server reading the inbound pipe and writing
+//! - The **dispatcher** (this module's [`run_webdav`]) owns the mux [`Splitter`] and the client table. It hands each
+//!   piece of frame payload — a slice of the received message, not a copy — to that client's input pipe
+//!   ([`input_pipe`], [`PIPE_BUF`] bytes). A client whose pipe stays full for longer than the stall limit is
+//!   dropped, so one stuck connection cannot stop the channel; while the dispatcher waits, the socket reader keeps
+//!   reading and answering PING.
+//! - Each client has a **hyper connection** task: the share's WebDAV server reading the input pipe and writing
 //!   into a [`FrameSink`], which turns every write into one frame of at most 65 535 bytes on the writer's data
 //!   lane. The lane is a small bounded FIFO shared by all clients; a full lane makes the writes wait, and waiting
 //!   clients get slots in turn (fairness), so memory per client stays bounded.
@@ -16,22 +17,22 @@
 //!   When hyper ends a connection itself (`Connection: close`, idle timeout), the task sends a size-0 frame and
 //!   reports the close; spice-webdavd ignores that frame and may reuse the id, so new data for the id starts a
 //!   new connection.
-//! - PORT_EVENT CLOSED or BREAK drops every client and resets the demuxer. ryll never sends port events.
+//! - PORT_EVENT CLOSED or BREAK drops every client and resets the splitter. ryll never sends port events.
 
 use super::base::{BaseOutcome, BaseState};
 use super::io::{MessageReader, Outgoing, WriterHandle};
-use super::mux_io::FrameSink;
+use super::mux_io::{input_pipe, FrameSink, InputSender};
 use super::vmc::{decode_incoming, encode_outgoing, VmcIncoming};
 use crate::protocol::constants::LinkError;
 use crate::protocol::vmc::PortEvent;
-use crate::webdav::mux::{encode_close, route, ClientId, Demuxer, Route};
+use crate::webdav::mux::{encode_close, route, ClientId, Piece, Route, Splitter};
 use crate::webdav::server::{not_sharing_response, over_capacity_response, ShareServer};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, SimplexStream, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -41,7 +42,7 @@ pub const WEBDAV_PORT_NAME: &str = "org.spice-space.webdav.0";
 pub const MAX_WEBDAV_MESSAGE: u32 = 1 << 20;
 /// Messages queued between the socket reader and the dispatcher.
 pub const DISPATCH_QUEUE: usize = 32;
-/// Bytes buffered in each direction of a client's in-process pipe.
+/// Guest bytes queued for one client's HTTP server before the dispatcher waits.
 pub const PIPE_BUF: usize = 128 * 1024;
 /// Frames queued for the socket writer, shared by all clients.
 pub const DATA_QUEUE: usize = 8;
@@ -223,14 +224,16 @@ async fn socket_reader<R: AsyncRead + Unpin>(
 
 struct Client {
     generation: u64,
-    inbound: WriteHalf<SimplexStream>,
+    input: InputSender,
     _server: AbortOnDrop,
 }
 
 struct Dispatcher {
     writer: WriterHandle,
     ctx: WebdavContext,
-    demux: Demuxer,
+    splitter: Splitter,
+    /// Where the pieces of the frame being received go: its id, or `None` to drop them.
+    current: Option<ClientId>,
     opened: bool,
     clients: HashMap<ClientId, Client>,
     refused: HashSet<ClientId>,
@@ -246,7 +249,8 @@ impl Dispatcher {
         Dispatcher {
             writer,
             ctx,
-            demux: Demuxer::new(),
+            splitter: Splitter::new(),
+            current: None,
             opened: false,
             clients: HashMap::new(),
             refused: HashSet::new(),
@@ -265,7 +269,7 @@ impl Dispatcher {
                         self.drop_all();
                         return end;
                     }
-                    Some(Dispatch::Data(data)) => self.on_data(&data).await,
+                    Some(Dispatch::Data(data)) => self.on_data(data).await,
                     Some(Dispatch::Port(open)) => self.on_port(open).await,
                     Some(Dispatch::Init(name, opened)) => {
                         let _ = self.ctx.events.send(WebdavEvent::PortInit { name, opened }).await;
@@ -306,7 +310,8 @@ impl Dispatcher {
     fn drop_all(&mut self) {
         self.clients.clear();
         self.refused.clear();
-        self.demux.reset();
+        self.splitter.reset();
+        self.current = None;
         self.ctx.stats.open_clients.store(0, Ordering::Relaxed);
     }
 
@@ -318,18 +323,33 @@ impl Dispatcher {
         }
     }
 
-    async fn on_data(&mut self, data: &[u8]) {
+    async fn on_data(&mut self, data: Bytes) {
         if !self.opened {
             tracing::debug!("webdav: {} bytes while the port is closed, dropped", data.len());
             return;
         }
-        self.demux.push(data);
-        while let Some(frame) = self.demux.next_frame() {
-            self.on_frame(frame.id, frame.payload).await;
+        self.splitter.push(data);
+        while let Some(piece) = self.splitter.next_piece() {
+            match piece {
+                Piece::Close(id) => self.on_frame(id, None).await,
+                Piece::Data { id, data, first: true } => self.on_frame(id, Some(data)).await,
+                Piece::Data { id, data, first: false } => {
+                    if self.current == Some(id) {
+                        self.ctx.stats.bytes_from_guest.fetch_add(data.len() as u64, Ordering::Relaxed);
+                        self.deliver(id, data, false).await;
+                    }
+                }
+            }
         }
     }
 
-    async fn on_frame(&mut self, id: ClientId, payload: Bytes) {
+    /// A frame starts: `first` is its first payload piece, `None` for a size-0 (close) frame.
+    async fn on_frame(&mut self, id: ClientId, first: Option<Bytes>) {
+        self.current = None;
+        let payload = match first {
+            Some(p) => p,
+            None => Bytes::new(),
+        };
         self.ctx.stats.bytes_from_guest.fetch_add(payload.len() as u64, Ordering::Relaxed);
         if self.refused.contains(&id) {
             if payload.is_empty() {
@@ -349,9 +369,13 @@ impl Dispatcher {
             Route::Refuse => self.refuse(id).await,
             Route::Open => {
                 self.open_client(id);
-                self.deliver(id, payload).await;
+                self.current = Some(id);
+                self.deliver(id, payload, true).await;
             }
-            Route::Deliver => self.deliver(id, payload).await,
+            Route::Deliver => {
+                self.current = Some(id);
+                self.deliver(id, payload, true).await;
+            }
         }
     }
 
@@ -369,9 +393,9 @@ impl Dispatcher {
     fn open_client(&mut self, id: ClientId) {
         self.next_generation += 1;
         let generation = self.next_generation;
-        let (in_r, in_w) = tokio::io::simplex(PIPE_BUF);
+        let (input, input_reader) = input_pipe(PIPE_BUF);
         let sink = FrameSink::new(id, self.writer.clone(), self.ctx.compress, self.ctx.stats.clone());
-        let io = tokio::io::join(in_r, sink);
+        let io = tokio::io::join(input_reader, sink);
         let share = self.ctx.share.read().ok().and_then(|s| s.clone());
         let writer = self.writer.clone();
         let closed = self.closed_tx.clone();
@@ -389,28 +413,30 @@ impl Dispatcher {
             let _ = writer.data.send(close).await;
             let _ = closed.send((id, generation)).await;
         });
-        self.clients.insert(id, Client { generation, inbound: in_w, _server: AbortOnDrop(server) });
+        self.clients.insert(id, Client { generation, input, _server: AbortOnDrop(server) });
         self.ctx.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
         self.ctx.stats.clients_total.fetch_add(1, Ordering::Relaxed);
         self.emit(WebdavEvent::ClientOpened(id));
     }
 
-    /// Writes `payload` into the client's pipe. If its HTTP connection has already ended, the data belongs to a new
-    /// request on a new connection (the guest reuses its TCP connection after our close); if the client accepts
-    /// nothing for the stall limit it is dropped.
-    async fn deliver(&mut self, id: ClientId, payload: Bytes) {
+    /// Hands `payload` to the client's HTTP server. If its connection has already ended and this piece starts a
+    /// frame (`first`), the data belongs to a new request on a new connection (the guest reuses its TCP connection
+    /// after our close); if the client accepts nothing for the stall limit it is dropped.
+    async fn deliver(&mut self, id: ClientId, payload: Bytes, first: bool) {
         for attempt in 0..2 {
             let Some(client) = self.clients.get_mut(&id) else { return };
-            match tokio::time::timeout(self.ctx.config.stall_limit, client.inbound.write_all(&payload)).await {
+            match tokio::time::timeout(self.ctx.config.stall_limit, client.input.send(payload.clone())).await {
                 Ok(Ok(())) => return,
-                Ok(Err(_)) if attempt == 0 => {
+                Ok(Err(_)) if attempt == 0 && first => {
                     tracing::debug!("webdav: connection {id} had ended; starting a new one for its next request");
                     self.clients.remove(&id);
                     self.open_client(id);
                 }
-                Ok(Err(e)) => {
-                    tracing::warn!("webdav: cannot deliver to guest connection {id}: {e}");
+                Ok(Err(_)) => {
+                    tracing::debug!("webdav: guest connection {id} ended in the middle of a frame");
                     self.clients.remove(&id);
+                    self.current = None;
+                    break;
                 }
                 Err(_) => {
                     tracing::warn!(
@@ -418,6 +444,7 @@ impl Dispatcher {
                         self.ctx.config.stall_limit
                     );
                     self.clients.remove(&id);
+                    self.current = None;
                     self.emit(WebdavEvent::ClientStalled(id));
                     let _ =
                         self.writer.data.send(encode_outgoing(Bytes::from(encode_close(id)), self.ctx.compress)).await;

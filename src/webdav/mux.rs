@@ -5,6 +5,9 @@
 //! reassembly buffer. A size-0 frame closes a client. Client ids are opaque keys chosen by the guest
 //! (spice-webdavd uses truncated pointers) and may be reused after a close.
 //!
+//! [`Splitter`] is what the channel uses: it hands out payload pieces as slices of the received messages, so guest
+//! data is never copied here. [`Demuxer`] reassembles whole frames (tests and fuzzing compare the two).
+//!
 //! This module is pure: no I/O, no tasks. The channel drives it.
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -66,6 +69,85 @@ impl Demuxer {
     /// Drops any partial frame (the port closed).
     pub fn reset(&mut self) {
         self.buf.clear();
+    }
+}
+
+/// What [`Splitter`] finds in the guest's byte stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Payload of a frame for `id`: all of it, or the part that has arrived. `first` marks the frame's first
+    /// piece (where the routing decision is made); the pieces of one frame follow each other.
+    Data {
+        /// The guest connection.
+        id: ClientId,
+        /// Payload bytes (never empty).
+        data: Bytes,
+        /// Whether this piece starts a frame.
+        first: bool,
+    },
+    /// A size-0 frame: the guest connection `id` closed.
+    Close(ClientId),
+}
+
+/// Splits the guest's byte stream into frame pieces without copying payload: each piece is a slice of the
+/// [`Bytes`] pushed in. A frame split across SPICE messages (spice-server slices the stream every 65 568 bytes,
+/// regardless of frames) comes out as several pieces; only a frame header split across messages is copied
+/// (10 bytes). Holds no payload itself.
+#[derive(Debug, Default)]
+pub struct Splitter {
+    input: Bytes,
+    header: [u8; FRAME_HEADER_SIZE],
+    have: usize,
+    /// The frame being received: its id, payload bytes still to come, and whether none has been handed out yet.
+    current: Option<(ClientId, usize, bool)>,
+}
+
+impl Splitter {
+    /// An empty splitter.
+    pub fn new() -> Self {
+        Splitter::default()
+    }
+
+    /// Appends bytes received from the guest. Take every piece of the previous push first ([`Splitter::next_piece`]
+    /// returns `None`); anything left of it would be dropped.
+    pub fn push(&mut self, data: Bytes) {
+        debug_assert!(self.input.is_empty(), "Splitter::push before the previous data was consumed");
+        self.input = data;
+    }
+
+    /// The next piece, if the pushed data holds one.
+    pub fn next_piece(&mut self) -> Option<Piece> {
+        loop {
+            if self.input.is_empty() {
+                return None;
+            }
+            if let Some((id, left, first)) = self.current {
+                let n = left.min(self.input.len());
+                let data = self.input.split_to(n);
+                self.current = (left > n).then_some((id, left - n, false));
+                return Some(Piece::Data { id, data, first });
+            }
+            let n = (FRAME_HEADER_SIZE - self.have).min(self.input.len());
+            let dst = self.header.get_mut(self.have..self.have + n)?;
+            dst.copy_from_slice(self.input.get(..n)?);
+            self.input.advance(n);
+            self.have += n;
+            if self.have == FRAME_HEADER_SIZE {
+                self.have = 0;
+                let mut h = &self.header[..];
+                let id = h.get_i64_le();
+                let size = h.get_u16_le() as usize;
+                if size == 0 {
+                    return Some(Piece::Close(id));
+                }
+                self.current = Some((id, size, true));
+            }
+        }
+    }
+
+    /// Drops any partial frame (the port closed).
+    pub fn reset(&mut self) {
+        *self = Splitter::default();
     }
 }
 
@@ -206,6 +288,78 @@ mod tests {
         assert_eq!(route(false, false, 256, 256), Route::Refuse);
         // An id reused after a close: the close removed it, so its next data opens a new connection.
         assert_eq!(route(false, false, 255, 256), Route::Open);
+    }
+
+    /// Frames rebuilt from pieces (and closes as empty frames), to compare with [`Demuxer`].
+    fn splitter_frames(chunks: &[&[u8]]) -> Vec<Frame> {
+        let mut s = Splitter::new();
+        let mut out: Vec<Frame> = Vec::new();
+        for chunk in chunks {
+            s.push(Bytes::copy_from_slice(chunk));
+            while let Some(p) = s.next_piece() {
+                match p {
+                    Piece::Close(id) => out.push(Frame { id, payload: Bytes::new() }),
+                    Piece::Data { id, data, first: true } => out.push(Frame { id, payload: data }),
+                    Piece::Data { id, data, first: false } => {
+                        let last = out.last_mut().expect("a continuation follows a first piece");
+                        assert_eq!(last.id, id);
+                        let mut joined = last.payload.to_vec();
+                        joined.extend_from_slice(&data);
+                        last.payload = Bytes::from(joined);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn splitter_matches_the_demuxer_for_any_slicing() {
+        let mut stream = encode_frame(3, &[1u8; 65_535]).unwrap();
+        stream.extend(encode_frame(-4, b"GET / HTTP/1.1\r\n\r\n").unwrap());
+        stream.extend(encode_close(3));
+        stream.extend(encode_frames(i64::MIN, &(0..70_000u32).map(|i| i as u8).collect::<Vec<_>>()));
+        stream.extend(encode_close(-4));
+        let mut whole = Demuxer::new();
+        whole.push(&stream);
+        let want = frames(&mut whole);
+        assert_eq!(want.len(), 6);
+        // Message sizes as spice-server uses them, tiny ones, and pseudo-random ones.
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for size in [65_568usize, 1, 9, 10, 11, 4096, 0] {
+            let chunks: Vec<&[u8]> = if size == 0 {
+                let mut v = Vec::new();
+                let mut rest = &stream[..];
+                while !rest.is_empty() {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let n = (x % 20_000) as usize + 1;
+                    let (a, b) = rest.split_at(n.min(rest.len()));
+                    v.push(a);
+                    rest = b;
+                }
+                v
+            } else {
+                stream.chunks(size).collect()
+            };
+            assert_eq!(splitter_frames(&chunks), want, "slicing {size}");
+        }
+    }
+
+    #[test]
+    fn splitter_pieces_share_the_pushed_buffer() {
+        let data = Bytes::from(encode_frame(7, &[5u8; 1000]).unwrap());
+        let mut s = Splitter::new();
+        s.push(data.clone());
+        let Some(Piece::Data { id: 7, data: piece, first: true }) = s.next_piece() else { panic!("no piece") };
+        assert_eq!(piece.as_ptr(), data[FRAME_HEADER_SIZE..].as_ptr());
+        assert_eq!(s.next_piece(), None);
+        s.push(Bytes::from(encode_frame(8, b"ab").unwrap()[..5].to_vec()));
+        assert_eq!(s.next_piece(), None);
+        s.reset();
+        s.push(Bytes::from(encode_close(9)));
+        assert_eq!(s.next_piece(), Some(Piece::Close(9)));
     }
 
     #[test]
