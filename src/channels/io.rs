@@ -89,6 +89,53 @@ pub enum IoError {
 
 /// Bytes the reader asks the socket for at once (two 64 KiB VMC messages).
 pub const READ_CHUNK: usize = 128 * 1024;
+/// Size of the reader's reusable buffers (a read plus a partial message).
+const READ_ARENA: usize = 256 * 1024;
+
+/// A few large buffers that are carved into smaller ones and reused once everything carved from them has been
+/// dropped, so a steady stream of messages neither allocates nor touches fresh pages (page faults) per message.
+/// Holds at most `max_arenas` buffers of `arena_size` bytes; when all are still in use it falls back to plain
+/// allocations.
+#[derive(Debug)]
+pub struct BufRing {
+    arenas: Vec<BytesMut>,
+    current: usize,
+    arena_size: usize,
+    max_arenas: usize,
+}
+
+impl BufRing {
+    /// A ring of up to `max_arenas` buffers of `arena_size` bytes (allocated when first needed).
+    pub fn new(arena_size: usize, max_arenas: usize) -> Self {
+        BufRing { arenas: Vec::new(), current: 0, arena_size, max_arenas }
+    }
+
+    /// An empty buffer with room for exactly `n` bytes.
+    pub fn take(&mut self, n: usize) -> BytesMut {
+        if n > self.arena_size {
+            return BytesMut::with_capacity(n);
+        }
+        let count = self.arenas.len();
+        for i in 0..count {
+            let idx = (self.current + i) % count;
+            let Some(arena) = self.arenas.get_mut(idx) else { break };
+            // The arena's unused tail, or the whole arena again once nothing carved from it is alive.
+            if arena.capacity() >= n || arena.try_reclaim(n) {
+                self.current = idx;
+                let rest = arena.split_off(n);
+                return std::mem::replace(arena, rest);
+            }
+        }
+        if count < self.max_arenas {
+            let mut fresh = BytesMut::with_capacity(self.arena_size);
+            let rest = fresh.split_off(n);
+            self.arenas.push(rest);
+            self.current = count;
+            return fresh;
+        }
+        BytesMut::with_capacity(n)
+    }
+}
 
 /// Reads messages from a channel's read half.
 pub struct MessageReader<R> {
@@ -99,6 +146,8 @@ pub struct MessageReader<R> {
     counters: Arc<ByteCounters>,
     /// Bytes read and not yet returned; bodies are split off it. Holds at most one partial message plus one read.
     buf: BytesMut,
+    /// Where `buf` comes from: read buffers are reused once every body split off them has been dropped.
+    ring: BufRing,
 }
 
 impl<R: AsyncRead + Unpin> MessageReader<R> {
@@ -110,7 +159,15 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
         capture: Option<SharedCapture>,
         counters: Arc<ByteCounters>,
     ) -> Self {
-        MessageReader { inner, mode, max_size, capture, counters, buf: BytesMut::new() }
+        MessageReader {
+            inner,
+            mode,
+            max_size,
+            capture,
+            counters,
+            buf: BytesMut::new(),
+            ring: BufRing::new(READ_ARENA, 4),
+        }
     }
 
     fn header_len(&self) -> usize {
@@ -152,10 +209,13 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
                 Some((_, size)) => header_len + size,
                 None => header_len,
             };
-            // Room for the rest of this message and, while at it, a full read.
+            // Room for the rest of this message and, while at it, a full read: in place if the bodies split off
+            // earlier are gone, else in a buffer from the ring (the partial message moves there).
             let want = (needed - self.buf.len()).max(READ_CHUNK);
-            if self.buf.capacity() - self.buf.len() < want {
-                self.buf.reserve(want);
+            if !self.buf.try_reclaim(want) {
+                let mut fresh = self.ring.take(self.buf.len() + want);
+                fresh.extend_from_slice(&self.buf);
+                self.buf = fresh;
             }
             if self.inner.read_buf(&mut self.buf).await? == 0 {
                 return if self.buf.is_empty() { Ok(None) } else { Err(IoError::TruncatedMessage) };
@@ -538,5 +598,22 @@ mod tests {
         assert_eq!(out.out, stream_of(&messages));
         assert_eq!(counters.get().1, out.out.len() as u64);
         assert!(out.calls >= out.out.len() / 7);
+    }
+
+    #[test]
+    fn ring_reuses_an_arena_once_its_pieces_are_gone() {
+        let mut ring = BufRing::new(1000, 2);
+        let a = ring.take(600);
+        assert_eq!(a.capacity(), 600);
+        let first = a.as_ptr();
+        let b = ring.take(600);
+        let c = ring.take(600);
+        // Two arenas in use, a third request falls back to a plain allocation.
+        let d = ring.take(600);
+        assert_eq!(d.capacity(), 600);
+        drop((a, b, c, d));
+        let again = ring.take(900);
+        assert!(again.as_ptr() == first || again.capacity() == 900);
+        assert_eq!(ring.take(5000).capacity(), 5000);
     }
 }

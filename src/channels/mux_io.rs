@@ -11,7 +11,7 @@
 //!   onto the socket writer's bounded data lane; the write waits while the lane is full. Waiting writers get
 //!   lane slots in the order they asked (tokio's semaphore is fair), so connections take turns on the socket.
 
-use super::io::{Outgoing, WriterHandle};
+use super::io::{BufRing, Outgoing, WriterHandle};
 use super::vmc::encode_outgoing;
 use super::webdav::WebdavStats;
 use crate::webdav::mux::{ClientId, FRAME_HEADER_SIZE, MAX_FRAME_PAYLOAD};
@@ -26,6 +26,15 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc::error::SendError;
 use tokio::sync::mpsc::OwnedPermit;
+
+/// Frame buffers shared by the connections of one channel: 8 × 512 KiB covers every frame the data lane and the
+/// socket writer hold at once, so a transfer reuses the same memory instead of allocating 64 KiB per frame.
+pub type FramePool = Arc<Mutex<BufRing>>;
+
+/// A [`FramePool`] for one channel.
+pub fn frame_pool() -> FramePool {
+    Arc::new(Mutex::new(BufRing::new(512 * 1024, 8)))
+}
 
 /// Pieces smaller than this are copied into their own buffer instead of keeping the (much larger) SPICE message
 /// they came from alive while they wait in the pipe.
@@ -161,14 +170,16 @@ pub struct FrameSink {
     writer: WriterHandle,
     compress: bool,
     stats: Arc<WebdavStats>,
+    pool: FramePool,
     /// A lane slot being waited for (only while the lane is full).
     reserving: Option<Reserve>,
 }
 
 impl FrameSink {
-    /// A sink for connection `id`; the payload bytes it frames count in `stats.bytes_to_guest`.
-    pub fn new(id: ClientId, writer: WriterHandle, compress: bool, stats: Arc<WebdavStats>) -> Self {
-        FrameSink { id, writer, compress, stats, reserving: None }
+    /// A sink for connection `id` whose frames come from `pool`; the payload bytes it frames count in
+    /// `stats.bytes_to_guest`.
+    pub fn new(id: ClientId, writer: WriterHandle, compress: bool, stats: Arc<WebdavStats>, pool: FramePool) -> Self {
+        FrameSink { id, writer, compress, stats, pool, reserving: None }
     }
 
     /// Waits for a lane slot, then frames up to [`MAX_FRAME_PAYLOAD`] bytes from `bufs` into it.
@@ -177,10 +188,12 @@ impl FrameSink {
         if total == 0 {
             return Poll::Ready(Ok(0));
         }
-        let (id, compress) = (self.id, self.compress);
+        let (id, compress, pool) = (self.id, self.compress, &self.pool);
         let frame = |bufs: &[IoSlice<'_>]| {
             let n = total.min(MAX_FRAME_PAYLOAD);
-            let mut frame = BytesMut::with_capacity(FRAME_HEADER_SIZE + n);
+            let mut frame = pool
+                .lock()
+                .map_or_else(|_| BytesMut::with_capacity(FRAME_HEADER_SIZE + n), |mut p| p.take(FRAME_HEADER_SIZE + n));
             frame.put_i64_le(id);
             frame.put_u16_le(n as u16);
             let mut left = n;
@@ -296,7 +309,7 @@ mod tests {
         let (control, _control_rx) = mpsc::channel(2);
         let writer = WriterHandle { control, data: data_tx };
         let stats = Arc::new(WebdavStats::default());
-        let mut sink = FrameSink::new(-7, writer, false, stats.clone());
+        let mut sink = FrameSink::new(-7, writer, false, stats.clone(), frame_pool());
         let body: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
         let reader = tokio::spawn(async move {
             let mut demux = Demuxer::new();
@@ -325,7 +338,7 @@ mod tests {
         let (data_tx, mut data_rx) = mpsc::channel(2);
         let (control, _control_rx) = mpsc::channel(2);
         let writer = WriterHandle { control, data: data_tx };
-        let mut sink = FrameSink::new(1, writer, false, Arc::default());
+        let mut sink = FrameSink::new(1, writer, false, Arc::default(), frame_pool());
         let n = sink.write_vectored(&[IoSlice::new(b"head "), IoSlice::new(b"body")]).await.unwrap();
         assert_eq!(n, 9);
         let m = data_rx.recv().await.unwrap();

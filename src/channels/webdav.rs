@@ -21,7 +21,7 @@
 
 use super::base::{BaseOutcome, BaseState};
 use super::io::{MessageReader, Outgoing, WriterHandle};
-use super::mux_io::{input_pipe, FrameSink, InputSender};
+use super::mux_io::{frame_pool, input_pipe, FramePool, FrameSink, InputSender};
 use super::vmc::{decode_incoming, encode_outgoing, VmcIncoming};
 use crate::protocol::constants::LinkError;
 use crate::protocol::vmc::PortEvent;
@@ -238,6 +238,7 @@ struct Dispatcher {
     clients: HashMap<ClientId, Client>,
     refused: HashSet<ClientId>,
     next_generation: u64,
+    frames: FramePool,
     closed_tx: mpsc::Sender<(ClientId, u64)>,
     closed_rx: mpsc::Receiver<(ClientId, u64)>,
 }
@@ -255,6 +256,7 @@ impl Dispatcher {
             clients: HashMap::new(),
             refused: HashSet::new(),
             next_generation: 0,
+            frames: frame_pool(),
             closed_tx,
             closed_rx,
         }
@@ -394,7 +396,8 @@ impl Dispatcher {
         self.next_generation += 1;
         let generation = self.next_generation;
         let (input, input_reader) = input_pipe(PIPE_BUF);
-        let sink = FrameSink::new(id, self.writer.clone(), self.ctx.compress, self.ctx.stats.clone());
+        let sink =
+            FrameSink::new(id, self.writer.clone(), self.ctx.compress, self.ctx.stats.clone(), self.frames.clone());
         let io = tokio::io::join(input_reader, sink);
         let share = self.ctx.share.read().ok().and_then(|s| s.clone());
         let writer = self.writer.clone();
