@@ -89,8 +89,11 @@ pub enum IoError {
 
 /// Bytes the reader asks the socket for at once (two 64 KiB VMC messages).
 pub const READ_CHUNK: usize = 128 * 1024;
-/// Size of the reader's reusable buffers (a read plus a partial message).
-const READ_ARENA: usize = 256 * 1024;
+/// Size of the reader's reusable buffers: each holds several reads, and the ring of [`READ_ARENAS`] covers what a
+/// channel keeps alive at once (the dispatch queue plus the connections' input pipes).
+const READ_ARENA: usize = 1024 * 1024;
+/// How many [`READ_ARENA`] buffers the reader keeps for reuse.
+const READ_ARENAS: usize = 4;
 
 /// A few large buffers that are carved into smaller ones and reused once everything carved from them has been
 /// dropped, so a steady stream of messages neither allocates nor touches fresh pages (page faults) per message.
@@ -166,7 +169,7 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
             capture,
             counters,
             buf: BytesMut::new(),
-            ring: BufRing::new(READ_ARENA, 4),
+            ring: BufRing::new(READ_ARENA, READ_ARENAS),
         }
     }
 

@@ -36,6 +36,15 @@ pub fn frame_pool() -> FramePool {
     Arc::new(Mutex::new(BufRing::new(512 * 1024, 8)))
 }
 
+/// Buffers for the pieces the dispatcher copies (see [`InputSender::send`]), shared by the connections of one
+/// channel and reused once the HTTP servers have read them.
+pub type CopyPool = Arc<Mutex<BufRing>>;
+
+/// A [`CopyPool`] for one channel.
+pub fn copy_pool() -> CopyPool {
+    Arc::new(Mutex::new(BufRing::new(1024 * 1024, 2)))
+}
+
 /// Pieces smaller than this are copied into their own buffer instead of keeping the (much larger) SPICE message
 /// they came from alive while they wait in the pipe.
 const COPY_BELOW: usize = 4096;
@@ -58,16 +67,18 @@ fn lock(s: &Shared) -> MutexGuard<'_, PipeState> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A bounded pipe of payload pieces: (the dispatcher's end, the HTTP server's end).
-pub fn input_pipe(limit: usize) -> (InputSender, InputReader) {
+/// A bounded pipe of payload pieces: (the dispatcher's end, the HTTP server's end). Copied pieces come from
+/// `copies`.
+pub fn input_pipe(limit: usize, copies: CopyPool) -> (InputSender, InputReader) {
     let shared: Shared = Arc::default();
-    (InputSender { shared: shared.clone(), limit }, InputReader { shared })
+    (InputSender { shared: shared.clone(), limit, copies }, InputReader { shared })
 }
 
 /// The dispatcher's end of a guest connection's input.
 pub struct InputSender {
     shared: Shared,
     limit: usize,
+    copies: CopyPool,
 }
 
 /// The connection's HTTP server has stopped reading (it ended).
@@ -82,8 +93,13 @@ impl InputSender {
     /// slow connections hold only their own bytes, not whole messages.
     pub async fn send(&mut self, piece: Bytes) -> Result<(), ReaderGone> {
         let behind = lock(&self.shared).len >= self.limit / 2;
-        let copy = behind || piece.len() < COPY_BELOW;
-        let mut piece = Some(if copy { Bytes::copy_from_slice(&piece) } else { piece });
+        let mut piece = Some(if behind || piece.len() < COPY_BELOW {
+            let mut copy = self.copies.lock().map_or_else(|_| BytesMut::new(), |mut p| p.take(piece.len()));
+            copy.extend_from_slice(&piece);
+            copy.freeze()
+        } else {
+            piece
+        });
         poll_fn(|cx| {
             let mut st = lock(&self.shared);
             if st.reader_gone {
@@ -278,7 +294,7 @@ mod tests {
 
     #[tokio::test]
     async fn pipe_delivers_pieces_in_order_and_ends() {
-        let (mut tx, mut rx) = input_pipe(1024);
+        let (mut tx, mut rx) = input_pipe(1024, copy_pool());
         let task = tokio::spawn(async move {
             for i in 0..100u8 {
                 tx.send(Bytes::from(vec![i; 100 + usize::from(i)])).await.unwrap();
@@ -293,7 +309,7 @@ mod tests {
 
     #[tokio::test]
     async fn pipe_is_bounded_and_reports_a_gone_reader() {
-        let (mut tx, rx) = input_pipe(1000);
+        let (mut tx, rx) = input_pipe(1000, copy_pool());
         tx.send(Bytes::from(vec![1; 600])).await.unwrap();
         tx.send(Bytes::from(vec![2; 600])).await.unwrap();
         // 1 200 bytes queued: the next piece waits for the reader.

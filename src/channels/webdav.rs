@@ -21,7 +21,7 @@
 
 use super::base::{BaseOutcome, BaseState};
 use super::io::{MessageReader, Outgoing, WriterHandle};
-use super::mux_io::{frame_pool, input_pipe, FramePool, FrameSink, InputSender};
+use super::mux_io::{copy_pool, frame_pool, input_pipe, CopyPool, FramePool, FrameSink, InputSender};
 use super::vmc::{decode_incoming, encode_outgoing, VmcIncoming};
 use crate::protocol::constants::LinkError;
 use crate::protocol::vmc::PortEvent;
@@ -239,6 +239,7 @@ struct Dispatcher {
     refused: HashSet<ClientId>,
     next_generation: u64,
     frames: FramePool,
+    copies: CopyPool,
     closed_tx: mpsc::Sender<(ClientId, u64)>,
     closed_rx: mpsc::Receiver<(ClientId, u64)>,
 }
@@ -257,6 +258,7 @@ impl Dispatcher {
             refused: HashSet::new(),
             next_generation: 0,
             frames: frame_pool(),
+            copies: copy_pool(),
             closed_tx,
             closed_rx,
         }
@@ -395,7 +397,7 @@ impl Dispatcher {
     fn open_client(&mut self, id: ClientId) {
         self.next_generation += 1;
         let generation = self.next_generation;
-        let (input, input_reader) = input_pipe(PIPE_BUF);
+        let (input, input_reader) = input_pipe(PIPE_BUF, self.copies.clone());
         let sink =
             FrameSink::new(id, self.writer.clone(), self.ctx.compress, self.ctx.stats.clone(), self.frames.clone());
         let io = tokio::io::join(input_reader, sink);
