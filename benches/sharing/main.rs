@@ -139,6 +139,7 @@ async fn run(args: Args) -> Result<(), String> {
     eprintln!("bench: generating test data in {}", dir.path().display());
     let t = std::time::Instant::now();
     data::create_share(&share, &sizes).map_err(|e| format!("generate the test data: {e}"))?;
+    procs::sync_disks();
     eprintln!("bench: test data ready in {:.1} s", t.elapsed().as_secs_f64());
     let key = tokio::task::spawn_blocking(|| rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 1024))
         .await

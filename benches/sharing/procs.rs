@@ -124,6 +124,11 @@ pub fn self_cpu_seconds() -> f64 {
     cpu_seconds("/proc/self/stat").unwrap_or(f64::NAN)
 }
 
+/// Flushes dirty pages to disk (`sync`), so that writes from earlier steps do not compete with a measurement.
+pub fn sync_disks() {
+    let _ = Command::new("sync").status();
+}
+
 /// The 1-minute load average.
 pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")

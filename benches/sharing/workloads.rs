@@ -278,6 +278,10 @@ impl Workload {
 
     /// Runs it once against `side`.
     pub async fn run(self, env: &Env, side: Side, lz4: bool) -> Result<Sample, String> {
+        if matches!(self, Workload::PutLarge | Workload::Mixed | Workload::Lz4 { upload: true, .. }) {
+            // Uploads write to disk: start both sides with no write-back of earlier steps pending.
+            tokio::task::spawn_blocking(procs::sync_disks).await.map_err(|e| e.to_string())?;
+        }
         let mut server = match side {
             Side::Ryll => Server::ryll(env, lz4).await?,
             Side::Ceiling => Server::ceiling(env).await?,
