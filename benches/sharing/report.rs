@@ -213,9 +213,10 @@ pub fn render(results: &Results, sizes: &Sizes, ctx: &Context) -> String {
         let closes = med(samples, |(r, _)| r.mux.overflow_closes as f64);
         let _ = writeln!(
             out,
-            "\nEach run starts the download twice alone and twice next to a client that asked for the large file \
-             and reads nothing; medians. The peer closed the stalled connections after {closes:.0} backlog \
-             overflow(s) and discarded {} that ryll had already sent for them (median per run).\n",
+            "\nEach run starts the download four times alone and four times next to a client that asked for the \
+             large file and reads nothing, in turn; the cost is 1 - (median next to it) / (median alone), then the \
+             median over runs. The peer closed the stalled connections after {closes:.0} backlog overflows and \
+             discarded {} that ryll had already sent for them (median per run).\n",
             crate::workloads::human_mib(discarded)
         );
     }

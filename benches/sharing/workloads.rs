@@ -414,12 +414,12 @@ impl Workload {
                 let content = Content::Random(data::SEED_DOWNLOAD);
                 let len = sizes.medium;
                 let mut c = server.http().await.map_err(e)?;
-                // One untimed download warms up both sides; then alone / next to a stalled client, twice, in
-                // turn, so neither case always runs first.
+                // One untimed download warms up both sides; then alone / next to a stalled client, in turn (so
+                // neither case always runs first), four times: a single pair varies by ±10 % on a busy machine.
                 get(&mut c, paths::DOWNLOAD, content, len).await?;
                 let (mut alone, mut with) = (Vec::new(), Vec::new());
                 let timed = Timer::start(server);
-                for _ in 0..2 {
+                for _ in 0..STALL_PAIRS {
                     let t = Instant::now();
                     sample.bytes += get(&mut c, paths::DOWNLOAD, content, len).await?;
                     alone.push(mbps(len, t.elapsed().as_secs_f64()));
@@ -440,6 +440,9 @@ impl Workload {
         Ok(sample)
     }
 }
+
+/// Downloads alone and next to a stalled client per stall measurement (each).
+const STALL_PAIRS: usize = 4;
 
 /// CPU and wall clock around the timed part of a measurement.
 struct Timer {
