@@ -103,6 +103,24 @@ async fn a_size_0_frame_closes_a_client_and_the_same_id_then_starts_a_new_connec
     s.finish().await;
 }
 
+/// spice-webdavd keeps the guest's TCP connection when ours ends, so a body our server answered early (here a
+/// `412` for a failed `If-Match`, before the body came) must be read, not left to become the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_body_that_arrives_after_an_early_answer_does_not_become_the_next_request() {
+    let s = Sharing::start(&[("a.txt", b"old")]).await;
+    let conn = s.guest.connect();
+    let head = "PUT /a.txt HTTP/1.1\r\nHost: localhost:9843\r\nIf-Match: \"nope\"\r\nContent-Length: 10\r\n\r\n";
+    conn.send(head.as_bytes());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    conn.send(b"0123456789");
+    conn.send(&get("/a.txt"));
+    assert_eq!(conn.read_response().await.status, 412);
+    let resp = conn.read_response().await;
+    assert_eq!((resp.status, resp.text().as_str()), (200, "old"));
+    assert_eq!(s.server.state().stream(conn.id()).closes, 0, "the connection was closed");
+    s.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_size_0_frame_for_an_unknown_id_is_ignored() {
     let s = Sharing::start(&[("a.txt", b"a")]).await;

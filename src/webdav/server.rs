@@ -35,8 +35,10 @@
 //!   answers (e.g. `423 Locked` on PUT); the wrapper removes it from 4xx answers (see
 //!   `keep_connection_open` for why that is safe).
 //!
-//! Small request bodies of refused requests are drained (bounded in size and time) so that the
-//! connection stays usable; a large or `Expect: 100-continue` body makes hyper close instead.
+//! Every request body is read to its end before the answer goes out, also when the handler
+//! answered without reading it (a refusal, a `412`, an error half way through an upload): through
+//! the mux, unread body bytes would otherwise start the guest connection's next HTTP connection
+//! (see [`unread_body`](super::unread_body)). Nothing is kept while discarding.
 //!
 //! # Connection settings
 //! hyper's HTTP/1.1 server runs with keep-alive, a timer (so the header read timeout works;
@@ -80,7 +82,7 @@ use dav_server::davpath::DavPath;
 use dav_server::memls::MemLs;
 use dav_server::{DavHandler, DavMethod, DavMethodSet};
 use futures_util::FutureExt;
-use http::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT};
+use http::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
@@ -92,6 +94,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::share_stats::RequestGuard;
 pub use super::share_stats::{InFlightProgress, InFlightRequest, ShareStats, ShareStatsSnapshot};
 use super::sharefs::{check_raw_path, NameError, ShareFs, ShareFsOptions, UploadBody};
+use super::unread_body;
 
 /// GET read chunk size: one mux frame holds at most 65535 bytes.
 pub const READ_BUF_SIZE: usize = 65535;
@@ -99,10 +102,6 @@ pub const READ_BUF_SIZE: usize = 65535;
 pub const MAX_BUF_SIZE: usize = 256 * 1024;
 /// How long hyper waits for a complete request head, also on an idle keep-alive connection.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Most request-body bytes read and discarded from a refused request to keep the connection.
-const DRAIN_LIMIT: usize = 64 * 1024;
-/// Longest time spent discarding the body of a refused request.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Methods a read-only share serves, in `Allow` order.
 const READ_METHODS: &[&str] = &["OPTIONS", "GET", "HEAD", "PROPFIND"];
@@ -308,6 +307,7 @@ impl ShareServer {
                 frame
             })
         });
+        let (req, unread) = unread_body::watch(req);
         // A panic inside dav-server must not take the connection task (or the caller) with it.
         let response = match AssertUnwindSafe(self.dispatch(req)).catch_unwind().await {
             Ok(response) => response,
@@ -316,6 +316,8 @@ impl ShareServer {
                 internal_error()
             }
         };
+        // Whatever the handler left of the body must not reach the next request (see `unread_body`).
+        unread.discard().await;
         guard.set_status(response.status());
         let status = response.status();
         let announced = if is_head
@@ -344,16 +346,16 @@ impl ShareServer {
             } else {
                 StatusCode::NOT_IMPLEMENTED
             };
-            return refuse(req, status, allowed, "This method is not supported.\n").await;
+            return refuse(status, allowed, "This method is not supported.\n");
         }
         if let Some((status, text)) = check_paths(&req) {
-            return refuse(req, status, allowed, text).await;
+            return refuse(status, allowed, text);
         }
         if self.inner.read_only && WRITE_METHODS.contains(&method) {
-            return refuse(req, StatusCode::FORBIDDEN, allowed, "This shared folder is read-only.\n").await;
+            return refuse(StatusCode::FORBIDDEN, allowed, "This shared folder is read-only.\n");
         }
         if let Some((status, text)) = check_tree_operation(&req) {
-            return refuse(req, status, allowed, text).await;
+            return refuse(status, allowed, text);
         }
         if method == "PROPFIND" && !req.headers().contains_key("depth") {
             req.headers_mut().insert("depth", HeaderValue::from_static("1"));
@@ -538,21 +540,9 @@ fn normalized_path(raw: &str) -> Option<Vec<u8>> {
     Some(bytes.strip_suffix(b"/").unwrap_or(bytes).to_vec())
 }
 
-/// Answer a request we refuse ourselves, after discarding a small request body so the
-/// connection can carry on. The response has no `Connection: close`; hyper still closes the
-/// connection if it could not skip the rest of the body.
-async fn refuse<B>(req: Request<B>, status: StatusCode, allowed: &[&str], text: &'static str) -> Response<DavBody>
-where
-    B: HttpBody + Send + 'static,
-    B::Data: Buf + Send + 'static,
-    B::Error: StdError + Send + Sync + 'static,
-{
-    let expects_continue =
-        req.headers().get(EXPECT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-    if !expects_continue {
-        // Reading the body of an Expect: 100-continue request would invite the client to send it.
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain(req.into_body(), DRAIN_LIMIT)).await;
-    }
+/// Answer a request we refuse ourselves. The response has no `Connection: close`; the unread
+/// body is discarded by [`ShareServer::handle`].
+fn refuse(status: StatusCode, allowed: &[&str], text: &'static str) -> Response<DavBody> {
     let mut response = Response::new(DavBody::from(text));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -564,25 +554,6 @@ where
         }
     }
     response
-}
-
-/// Read and discard up to `limit` bytes of `body`; stops early at its end or on an error.
-async fn drain<B>(body: B, limit: usize)
-where
-    B: HttpBody,
-{
-    let mut body = std::pin::pin!(body);
-    let mut seen = 0usize;
-    while seen <= limit {
-        match body.frame().await {
-            Some(Ok(frame)) => {
-                if let Some(data) = frame.data_ref() {
-                    seen = seen.saturating_add(data.remaining());
-                }
-            }
-            Some(Err(_)) | None => return,
-        }
-    }
 }
 
 /// Keep only the share's methods in an OPTIONS `Allow`; add GET and HEAD for collections, which
@@ -623,10 +594,10 @@ fn internal_error() -> Response<DavBody> {
 ///
 /// dav-server closes after most errors, e.g. `423 Locked` or `412` on PUT, a `400` for a bad
 /// XML body, `413` for a body over 64 KiB. None of that leaves the HTTP stream in doubt:
-/// hyper parsed the request head, and if the handler did not read the whole request body,
-/// hyper itself skips what is cheaply available and otherwise closes the connection after the
-/// response. Keeping the connection saves the guest a reconnect through the mux. 5xx answers
-/// (I/O trouble on our side) keep dav-server's `Connection: close`.
+/// hyper parsed the request head, and [`ShareServer::handle`] reads whatever the handler left of
+/// the request body before the answer goes out. Keeping the connection saves the guest a
+/// reconnect through the mux. 5xx answers (I/O trouble on our side) keep dav-server's
+/// `Connection: close`.
 fn keep_connection_open(response: &mut Response<DavBody>) {
     let closes = response
         .headers()
