@@ -42,8 +42,10 @@ pub const WEBDAV_PORT_NAME: &str = "org.spice-space.webdav.0";
 pub const MAX_WEBDAV_MESSAGE: u32 = 1 << 20;
 /// Messages queued between the socket reader and the dispatcher.
 pub const DISPATCH_QUEUE: usize = 32;
-/// Guest bytes queued for one client's HTTP server before the dispatcher waits.
-pub const PIPE_BUF: usize = 128 * 1024;
+/// Guest bytes queued for one client's HTTP server before the dispatcher waits. As large as hyper's read buffer
+/// (`server::MAX_BUF_SIZE`), so that during an upload hyper takes up to that much per read instead of being woken
+/// for every 64 KiB frame (with 128 KiB, a 1 GiB PUT ran at 75 % of the ceiling; see `docs/performance.md`).
+pub const PIPE_BUF: usize = 256 * 1024;
 /// Frames queued for the socket writer, shared by all clients.
 pub const DATA_QUEUE: usize = 8;
 
