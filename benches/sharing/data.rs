@@ -215,6 +215,13 @@ impl Sizes {
         }
     }
 
+    /// A generous bound on the disk space a run needs at once: the generated files, an upload of the large file
+    /// next to it, and the LZ4 and mixed uploads.
+    pub fn disk_bytes(&self) -> u64 {
+        let mixed = self.mixed_clients as u64 * self.mixed_size;
+        2 * self.large + 4 * self.medium + 2 * mixed + (self.small_gets + self.dir_entries) as u64 * 4096 + (64 << 20)
+    }
+
     /// Small sizes for a smoke run.
     pub fn quick() -> Self {
         Sizes {

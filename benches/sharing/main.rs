@@ -32,7 +32,7 @@ use std::time::Duration;
 use workloads::{Env, Side, Workload};
 
 const USAGE: &str = "usage: cargo bench --bench sharing -- [--quick] [--runs N] [--ryll PATH] [--serve-share PATH]
-       [--write FILE] [--only NAME,...] [--quiet-load LOAD] [--patience SECONDS]
+       [--write FILE] [--only NAME,...] [--quiet-load LOAD] [--patience SECONDS] [--dir DIR]
 names: get put propfind small mixed stall lz4";
 
 struct Args {
@@ -44,6 +44,8 @@ struct Args {
     only: Option<Vec<String>>,
     quiet_load: Option<f64>,
     patience: Duration,
+    /// Where the share and the logs go (a temporary directory under it); `None`: see [`procs::data_parent`].
+    dir: Option<PathBuf>,
     command: String,
 }
 
@@ -63,6 +65,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         only: None,
         quiet_load: None,
         patience: Duration::from_secs(1200),
+        dir: None,
         command: String::new(),
     };
     let shown: Vec<&str> = raw.iter().map(String::as_str).filter(|a| *a != "--bench").collect();
@@ -80,6 +83,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--only" => a.only = Some(value("--only")?.split(',').map(str::to_owned).collect()),
             "--quiet-load" => a.quiet_load = Some(value("--quiet-load")?.parse().map_err(|_| "--quiet-load")?),
             "--patience" => a.patience = Duration::from_secs(value("--patience")?.parse().map_err(|_| "--patience")?),
+            "--dir" => a.dir = Some(PathBuf::from(value("--dir")?)),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -132,7 +136,15 @@ async fn run(args: Args) -> Result<(), String> {
     let wait = args.quiet_load.map_or(Duration::ZERO, |_| args.patience);
     procs::start_watchdog(wait + if args.quick { Duration::from_secs(600) } else { Duration::from_secs(3600) });
     let sizes = if args.quick { data::Sizes::quick() } else { data::Sizes::full() };
-    let dir = tempfile::Builder::new().prefix("ryll-bench-").tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let parent = match &args.dir {
+        Some(d) => d.clone(),
+        None => procs::data_parent(sizes.disk_bytes()),
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("ryll-bench-")
+        .tempdir_in(&parent)
+        .map_err(|e| format!("temp dir in {}: {e}", parent.display()))?;
+    let share_fs = format!("{} ({})", procs::filesystem_of(dir.path()), parent.display());
     let share = dir.path().join("share");
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(&share).and_then(|_| std::fs::create_dir_all(&logs)).map_err(|e| e.to_string())?;
@@ -184,13 +196,15 @@ async fn run(args: Args) -> Result<(), String> {
     let mut results = report::Results::new(&main_list, &lz4_list);
     for run in 0..args.runs {
         for &w in &main_list {
-            // Alternate which side goes first, so neither always gets the warmer caches.
-            let sides = if run % 2 == 0 { [Side::Ryll, Side::Ceiling] } else { [Side::Ceiling, Side::Ryll] };
-            let mut pair = [None, None];
-            for side in sides {
+            let mut pair: [Option<workloads::Sample>; 2] = [None, None];
+            for side in order(w, run) {
                 let s = w.run(&env, side, false).await?;
                 eprintln!("bench: run {}/{} {:<48} {:?}: {}", run + 1, args.runs, w.name(&sizes), side, brief(w, &s));
-                pair[usize::from(side == Side::Ceiling)] = Some(s);
+                let slot = &mut pair[usize::from(side == Side::Ceiling)];
+                *slot = Some(match slot.take() {
+                    Some(earlier) => w.better(earlier, s),
+                    None => s,
+                });
             }
             if let [Some(r), Some(c)] = pair {
                 results.add_main(w, r, c);
@@ -220,6 +234,7 @@ async fn run(args: Args) -> Result<(), String> {
             load_before,
             load_after,
             runs: args.runs,
+            share_fs,
             command: args.command.clone(),
             quick: args.quick,
         },
@@ -230,6 +245,18 @@ async fn run(args: Args) -> Result<(), String> {
         eprintln!("bench: wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The measurements of one run of `w`. Each side runs twice, in the order ABBA (BAAB in odd runs), and keeps its
+/// better result: on a shared machine noise only ever slows a side down, and the mirrored order cancels a drift
+/// within the run. The stall workload alternates its own pairs inside one measurement and runs once per side.
+fn order(w: Workload, run: usize) -> Vec<Side> {
+    let (a, b) = if run % 2 == 0 { (Side::Ryll, Side::Ceiling) } else { (Side::Ceiling, Side::Ryll) };
+    if w == Workload::Stall {
+        vec![a, b]
+    } else {
+        vec![a, b, b, a]
+    }
 }
 
 fn brief(w: Workload, s: &workloads::Sample) -> String {

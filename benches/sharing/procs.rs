@@ -129,6 +129,36 @@ pub fn sync_disks() {
     let _ = Command::new("sync").status();
 }
 
+/// Where the test data goes when `--dir` is not given: `/dev/shm` if it is a tmpfs with room for `need` bytes
+/// (plus a quarter), else the system's temporary directory. On tmpfs neither side waits for a disk: the disk is
+/// the same for ryll and the ceiling, and on a shared machine its write speed varies far more between runs than
+/// the client path's cost, so it would hide what the benchmark measures.
+pub fn data_parent(need: u64) -> std::path::PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() && filesystem_of(shm) == "tmpfs" && free_bytes(shm).is_some_and(|f| f >= need + need / 4) {
+        return shm.to_path_buf();
+    }
+    std::env::temp_dir()
+}
+
+/// Bytes available to an unprivileged user on the filesystem holding `path` (`df`).
+fn free_bytes(path: &Path) -> Option<u64> {
+    let out = Command::new("df").args(["-B1", "--output=avail"]).arg(path).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).lines().nth(1)?.trim().parse().ok()
+}
+
+/// The type of the filesystem holding `path` (`stat -f`), e.g. `tmpfs` or `ext2/ext3`.
+pub fn filesystem_of(path: &Path) -> String {
+    Command::new("stat")
+        .args(["-f", "-c", "%T"])
+        .arg(path)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// The 1-minute load average.
 pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")

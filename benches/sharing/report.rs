@@ -50,6 +50,8 @@ pub struct Context {
     pub load_after: f64,
     /// Runs per workload.
     pub runs: usize,
+    /// The filesystem the share is on, e.g. `tmpfs`.
+    pub share_fs: String,
     /// The command that produced it.
     pub command: String,
     /// A smoke run with small sizes.
@@ -106,6 +108,7 @@ pub fn render(results: &Results, sizes: &Sizes, ctx: &Context) -> String {
         "- Load average (1 min) at start / end: {:.2} / {:.2}; {} run(s) per workload, medians shown",
         ctx.load_before, ctx.load_after, ctx.runs
     );
+    let _ = writeln!(out, "- Share on: {}", ctx.share_fs);
     let _ = writeln!(out);
 
     let _ = writeln!(out, "### ryll against the ceiling\n");
@@ -176,13 +179,14 @@ pub fn render(results: &Results, sizes: &Sizes, ctx: &Context) -> String {
         }
     }
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "MB/s = 10^6 bytes/s of payload. Ratios are taken within each run (ryll and the ceiling back to back), then \
-         the median over runs. Peak RSS is `VmHWM` of a fresh server process per measurement (the largest over \
-         runs); CPU is its utime + stime during the timed part (10 ms resolution) per GiB of payload. \"bench \
-         CPU\" is the benchmark process itself: HTTP clients, plus the SPICE server and spice-webdavd model for \
-         ryll.\n"
+    paragraph(
+        &mut out,
+        "MB/s = 10^6 bytes/s of payload. In each run every workload runs twice per side, in the order ryll, \
+         ceiling, ceiling, ryll (mirrored in every other run), and each side keeps its better result; the ratio is \
+         taken within the run, then the median over runs. Peak RSS is `VmHWM` of a fresh server process per \
+         measurement (the largest over runs); CPU is its utime + stime during the timed part (10 ms resolution) \
+         per GiB of payload. \"bench CPU\" is the benchmark process itself: HTTP clients, plus the SPICE server \
+         and spice-webdavd model for ryll.",
     );
 
     if let Some((_, samples)) = results.main.iter().find(|(w, s)| *w == Workload::Stall && !s.is_empty()) {
@@ -211,13 +215,15 @@ pub fn render(results: &Results, sizes: &Sizes, ctx: &Context) -> String {
         }
         let discarded = med(samples, |(r, _)| r.mux.discarded as f64);
         let closes = med(samples, |(r, _)| r.mux.overflow_closes as f64);
-        let _ = writeln!(
-            out,
-            "\nEach run starts the download four times alone and four times next to a client that asked for the \
-             large file and reads nothing, in turn; the cost is 1 - (median next to it) / (median alone), then the \
+        paragraph(
+            &mut out,
+            &format!(
+                "Each run starts the download four times alone and four times next to a client that asked for the \
+             large file and reads nothing, in turn; the cost is 1 - (best next to it) / (best alone), then the \
              median over runs. The peer closed the stalled connections after {closes:.0} backlog overflows and \
-             discarded {} that ryll had already sent for them (median per run).\n",
-            crate::workloads::human_mib(discarded)
+             discarded {} that ryll had already sent for them (median per run).",
+                crate::workloads::human_mib(discarded)
+            ),
         );
     }
 
@@ -257,12 +263,12 @@ pub fn render(results: &Results, sizes: &Sizes, ctx: &Context) -> String {
                 );
             }
         }
-        let _ = writeln!(
-            out,
-            "\nGET: ryll compresses what it sends (`--webdav-lz4`, the peer advertises the capability). PUT: the \
+        paragraph(
+            &mut out,
+            "GET: ryll compresses what it sends (`--webdav-lz4`, the peer advertises the capability). PUT: the \
              peer compresses what it sends, as spice-server does for a client that advertises the capability \
              (chunks over 1 000 bytes, when smaller); that CPU is spice-server's in real life and shows here as \
-             bench CPU.\n"
+             bench CPU.",
         );
     }
 
@@ -274,6 +280,27 @@ pub fn render(results: &Results, sizes: &Sizes, ctx: &Context) -> String {
         let _ = writeln!(out);
     }
     out
+}
+
+/// Appends `text` as a Markdown paragraph wrapped at 120 columns (the repository's line limit), between blank lines.
+fn paragraph(out: &mut String, text: &str) {
+    if !out.ends_with("\n\n") {
+        out.push('\n');
+    }
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > 120 {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push_str("\n\n");
 }
 
 /// Replaces the generated part of `path` (between the markers) with `text`, or appends it.
