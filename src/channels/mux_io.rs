@@ -180,6 +180,35 @@ impl Drop for InputReader {
 
 type Reserve = Pin<Box<dyn Future<Output = Result<OwnedPermit<Outgoing>, SendError<()>>> + Send>>;
 
+/// Set when the channel drops a guest connection (the port closed, or the connection was replaced). Aborting the
+/// connection's task takes effect only at its next yield, and a task in the middle of a poll can write many
+/// frames before it yields (file reads are synchronous there). Its [`FrameSink`] therefore sends each frame under
+/// this lock after checking it: once [`set`](Self::set) has returned, nothing of the connection reaches the lane.
+#[derive(Debug, Clone, Default)]
+pub struct Dropped(Arc<Mutex<bool>>);
+
+impl Dropped {
+    /// Marks the connection as dropped; waits for a frame being sent right now.
+    pub fn set(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    }
+
+    /// Whether the connection was dropped.
+    pub fn is_set(&self) -> bool {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `send` unless the connection was dropped, holding the lock; `false` if it was dropped.
+    pub fn send_unless_dropped(&self, send: impl FnOnce()) -> bool {
+        let dropped = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if *dropped {
+            return false;
+        }
+        send();
+        true
+    }
+}
+
 /// The HTTP server's write half: every write becomes one frame on the socket writer's data lane.
 pub struct FrameSink {
     id: ClientId,
@@ -187,15 +216,23 @@ pub struct FrameSink {
     compress: bool,
     stats: Arc<WebdavStats>,
     pool: FramePool,
+    dropped: Dropped,
     /// A lane slot being waited for (only while the lane is full).
     reserving: Option<Reserve>,
 }
 
 impl FrameSink {
     /// A sink for connection `id` whose frames come from `pool`; the payload bytes it frames count in
-    /// `stats.bytes_to_guest`.
-    pub fn new(id: ClientId, writer: WriterHandle, compress: bool, stats: Arc<WebdavStats>, pool: FramePool) -> Self {
-        FrameSink { id, writer, compress, stats, pool, reserving: None }
+    /// `stats.bytes_to_guest`. Once `dropped` is set, every write fails with `BrokenPipe`.
+    pub fn new(
+        id: ClientId,
+        writer: WriterHandle,
+        compress: bool,
+        stats: Arc<WebdavStats>,
+        pool: FramePool,
+        dropped: Dropped,
+    ) -> Self {
+        FrameSink { id, writer, compress, stats, pool, dropped, reserving: None }
     }
 
     /// Waits for a lane slot, then frames up to [`MAX_FRAME_PAYLOAD`] bytes from `bufs` into it.
@@ -204,7 +241,11 @@ impl FrameSink {
         if total == 0 {
             return Poll::Ready(Ok(0));
         }
-        let (id, compress, pool) = (self.id, self.compress, &self.pool);
+        if self.dropped.is_set() {
+            self.reserving = None;
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        let (id, compress, pool, dropped) = (self.id, self.compress, &self.pool, &self.dropped);
         let frame = |bufs: &[IoSlice<'_>]| {
             let n = total.min(MAX_FRAME_PAYLOAD);
             let mut frame = pool
@@ -228,7 +269,11 @@ impl FrameSink {
             match self.writer.data.try_reserve() {
                 Ok(permit) => {
                     let (n, msg) = frame(bufs);
-                    permit.send(msg);
+                    if !dropped.send_unless_dropped(|| {
+                        permit.send(msg);
+                    }) {
+                        return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+                    }
                     self.stats.bytes_to_guest.fetch_add(n as u64, Ordering::Relaxed);
                     return Poll::Ready(Ok(n));
                 }
@@ -250,7 +295,11 @@ impl FrameSink {
             Poll::Ready(Ok(permit)) => {
                 self.reserving = None;
                 let (n, msg) = frame(bufs);
-                permit.send(msg);
+                if !self.dropped.send_unless_dropped(|| {
+                    permit.send(msg);
+                }) {
+                    return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+                }
                 self.stats.bytes_to_guest.fetch_add(n as u64, Ordering::Relaxed);
                 Poll::Ready(Ok(n))
             }
@@ -325,7 +374,7 @@ mod tests {
         let (control, _control_rx) = mpsc::channel(2);
         let writer = WriterHandle { control, data: data_tx };
         let stats = Arc::new(WebdavStats::default());
-        let mut sink = FrameSink::new(-7, writer, false, stats.clone(), frame_pool());
+        let mut sink = FrameSink::new(-7, writer, false, stats.clone(), frame_pool(), Dropped::default());
         let body: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
         let reader = tokio::spawn(async move {
             let mut demux = Demuxer::new();
@@ -354,10 +403,26 @@ mod tests {
         let (data_tx, mut data_rx) = mpsc::channel(2);
         let (control, _control_rx) = mpsc::channel(2);
         let writer = WriterHandle { control, data: data_tx };
-        let mut sink = FrameSink::new(1, writer, false, Arc::default(), frame_pool());
+        let mut sink = FrameSink::new(1, writer, false, Arc::default(), frame_pool(), Dropped::default());
         let n = sink.write_vectored(&[IoSlice::new(b"head "), IoSlice::new(b"body")]).await.unwrap();
         assert_eq!(n, 9);
         let m = data_rx.recv().await.unwrap();
         assert_eq!(&m.body[FRAME_HEADER_SIZE..], b"head body");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_connection_writes_no_more_frames() {
+        let (data_tx, mut data_rx) = mpsc::channel(2);
+        let (control, _control_rx) = mpsc::channel(2);
+        let writer = WriterHandle { control, data: data_tx };
+        let dropped = Dropped::default();
+        let mut sink = FrameSink::new(3, writer, false, Arc::default(), frame_pool(), dropped.clone());
+        sink.write_all(b"before").await.unwrap();
+        dropped.set();
+        let err = sink.write_all(b"after").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+        drop(sink);
+        assert_eq!(&data_rx.recv().await.unwrap().body[FRAME_HEADER_SIZE..], b"before");
+        assert!(data_rx.recv().await.is_none(), "a frame was sent after the drop");
     }
 }

@@ -21,7 +21,7 @@
 
 use super::base::{BaseOutcome, BaseState};
 use super::io::{MessageReader, Outgoing, WriterHandle};
-use super::mux_io::{copy_pool, frame_pool, input_pipe, CopyPool, FramePool, FrameSink, InputSender};
+use super::mux_io::{copy_pool, frame_pool, input_pipe, CopyPool, Dropped, FramePool, FrameSink, InputSender};
 use super::vmc::{decode_incoming, encode_outgoing, VmcIncoming};
 use crate::protocol::constants::LinkError;
 use crate::protocol::vmc::PortEvent;
@@ -227,7 +227,21 @@ async fn socket_reader<R: AsyncRead + Unpin>(
 struct Client {
     generation: u64,
     input: InputSender,
-    _server: AbortOnDrop,
+    _server: ConnectionTask,
+}
+
+/// A guest connection's HTTP server task. Dropping it marks the connection [`Dropped`] (so its writes stop at
+/// once, even in the middle of a poll) and aborts the task.
+struct ConnectionTask {
+    task: JoinHandle<()>,
+    dropped: Dropped,
+}
+
+impl Drop for ConnectionTask {
+    fn drop(&mut self) {
+        self.dropped.set();
+        self.task.abort();
+    }
 }
 
 struct Dispatcher {
@@ -400,13 +414,21 @@ impl Dispatcher {
         self.next_generation += 1;
         let generation = self.next_generation;
         let (input, input_reader) = input_pipe(PIPE_BUF, self.copies.clone());
-        let sink =
-            FrameSink::new(id, self.writer.clone(), self.ctx.compress, self.ctx.stats.clone(), self.frames.clone());
+        let dropped = Dropped::default();
+        let sink = FrameSink::new(
+            id,
+            self.writer.clone(),
+            self.ctx.compress,
+            self.ctx.stats.clone(),
+            self.frames.clone(),
+            dropped.clone(),
+        );
         let io = tokio::io::join(input_reader, sink);
         let share = self.ctx.share.read().ok().and_then(|s| s.clone());
         let writer = self.writer.clone();
         let closed = self.closed_tx.clone();
-        let server = tokio::spawn(async move {
+        let task_dropped = dropped.clone();
+        let task = tokio::spawn(async move {
             match share {
                 Some(share) => {
                     if let Err(e) = share.serve_connection(io).await {
@@ -415,12 +437,15 @@ impl Dispatcher {
                 }
                 None => answer_not_sharing(io).await,
             }
-            // Every frame of the response is on the lane already; the close follows them.
-            let close = Outgoing { msg_type: crate::protocol::vmc::MSGC_DATA, body: encode_close(id).into() };
-            let _ = writer.data.send(close).await;
+            // Every frame of the response is on the lane already; the close follows them. A connection the
+            // channel dropped sends nothing more (the guest's side of it is gone).
+            if let Ok(permit) = writer.data.reserve().await {
+                let close = Outgoing { msg_type: crate::protocol::vmc::MSGC_DATA, body: encode_close(id).into() };
+                task_dropped.send_unless_dropped(|| permit.send(close));
+            }
             let _ = closed.send((id, generation)).await;
         });
-        self.clients.insert(id, Client { generation, input, _server: AbortOnDrop(server) });
+        self.clients.insert(id, Client { generation, input, _server: ConnectionTask { task, dropped } });
         self.ctx.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
         self.ctx.stats.clients_total.fetch_add(1, Ordering::Relaxed);
         self.emit(WebdavEvent::ClientOpened(id));
