@@ -310,6 +310,8 @@ async fn two_large_downloads_started_together_both_make_progress() {
         let totals = ids.map(|id| st.frames_of(id).iter().sum::<usize>());
         // From the moment both are sending until the first one ends, the two must share the link. (Measuring
         // from the start would also count how soon the second request was served, which a busy machine delays.)
+        // Without turns the second would get next to nothing; with them, a CPU shared with the other tests still
+        // skews the shares (4:1 seen), hence the loose bound.
         let (mut got, mut both_at) = ([0usize; 2], None);
         for &(id, n) in &st.frames {
             let Some(i) = ids.iter().position(|&x| x == id) else { continue };
@@ -325,7 +327,7 @@ async fn two_large_downloads_started_together_both_make_progress() {
                 let start = both_at.unwrap_or_else(|| panic!("download {i} finished before the other started"));
                 let shares = [got[0] - start[0], got[1] - start[1]];
                 assert!(
-                    shares[other] * 3 >= shares[i],
+                    shares[other] * 8 >= shares[i],
                     "while both ran, download {i} got {} bytes and the other {}",
                     shares[i],
                     shares[other]
