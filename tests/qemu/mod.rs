@@ -60,6 +60,18 @@ impl Qemu {
         if !qemu_available() {
             return None;
         }
+        // A port found free can be taken again before QEMU binds it (by another test's connection, as its local
+        // port); QEMU then exits, and a fresh pair of ports is tried.
+        for _ in 0..START_ATTEMPTS {
+            let mut qemu = Self::spawn(&opts)?;
+            if qemu.wait_listening() {
+                return Some(qemu);
+            }
+        }
+        panic!("QEMU did not start listening after {START_ATTEMPTS} attempts");
+    }
+
+    fn spawn(opts: &QemuOptions) -> Option<Qemu> {
         let port = if opts.tls_only { 0 } else { free_port() };
         let tls_port = opts.tls_dir.as_ref().map(|_| free_port());
         let mut spice = vec!["addr=127.0.0.1".to_string()];
@@ -92,9 +104,7 @@ impl Qemu {
             ]);
         }
         let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
-        let qemu = Qemu { child, port, tls_port };
-        qemu.wait_listening(if port != 0 { port } else { tls_port.unwrap_or(0) });
-        Some(qemu)
+        Some(Qemu { child, port, tls_port })
     }
 
     pub fn addr(&self) -> String {
@@ -106,16 +116,23 @@ impl Qemu {
         self.tls_port.expect("QEMU was started without TLS")
     }
 
-    fn wait_listening(&self, port: u16) {
+    /// Waits until QEMU listens on all its ports: `false` if it exits first (a port was taken), panics after 20 s.
+    fn wait_listening(&mut self) -> bool {
+        let ports: Vec<u16> = [self.port].into_iter().chain(self.tls_port).filter(|&p| p != 0).collect();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            // Probe without connecting (a bare connect would be a failed SPICE link): try to bind the port.
-            if TcpListener::bind(("127.0.0.1", port)).is_err() {
-                return;
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return false;
+            }
+            // Looked up in /proc rather than probed: a bare connect would be a failed SPICE link, and a port that
+            // cannot be bound may be some other socket's local port.
+            let listening = listening_ports();
+            if ports.iter().all(|p| listening.contains(p)) {
+                return true;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("QEMU did not start listening on port {port}");
+        panic!("QEMU did not start listening on ports {ports:?}");
     }
 
     /// Kills QEMU now (the server "goes away").
@@ -129,6 +146,30 @@ impl Drop for Qemu {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// How often [`Qemu::start_with`] tries fresh ports.
+const START_ATTEMPTS: usize = 3;
+
+/// The local TCP ports in the LISTEN state (IPv4 and IPv6), from `/proc/net/tcp*`.
+fn listening_ports() -> Vec<u16> {
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // fields[1] is "ADDR:PORT" in hex, fields[3] the state (0A = LISTEN).
+            if fields.get(3) != Some(&"0A") {
+                continue;
+            }
+            if let Some(port) =
+                fields.get(1).and_then(|a| a.rsplit(':').next()).and_then(|h| u16::from_str_radix(h, 16).ok())
+            {
+                ports.push(port);
+            }
+        }
+    }
+    ports
 }
 
 pub fn free_port() -> u16 {
