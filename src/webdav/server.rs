@@ -93,7 +93,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::share_stats::RequestGuard;
 pub use super::share_stats::{InFlightProgress, InFlightRequest, ShareStats, ShareStatsSnapshot};
-use super::sharefs::{check_raw_path, NameError, ShareFs, ShareFsOptions, UploadBody};
+use super::sharefs::{check_raw_path, percent_decode, NameError, ShareFs, ShareFsOptions, UploadBody};
 use super::unread_body;
 
 /// GET read chunk size: one mux frame holds at most 65535 bytes.
@@ -611,22 +611,7 @@ fn keep_connection_open(response: &mut Response<DavBody>) {
 
 /// Percent-decode a request path for display; invalid UTF-8 is replaced.
 fn display_path(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&percent_decode(raw.as_bytes())).into_owned()
 }
 
 /// A request body that reports its progress to an [`UploadBody`] record: data bytes yielded, a

@@ -114,7 +114,7 @@ pub fn check_raw_path(raw: &str) -> Result<(), NameError> {
 }
 
 /// Percent-decode; an invalid escape stays as it is (dav-server refuses it later).
-fn percent_decode(raw: &[u8]) -> Vec<u8> {
+pub(crate) fn percent_decode(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while let Some(&b) = raw.get(i) {

@@ -43,6 +43,7 @@ use dav_server::fs::{
 use futures_util::{stream, FutureExt, StreamExt};
 use http::StatusCode;
 
+pub(crate) use confined::percent_decode;
 pub use confined::{check_name, check_raw_path, NameError, RelPath, TEMP_PREFIX};
 use confined::{fs_error, write_error, Entry, Link};
 pub use file::UploadBody;
