@@ -5,7 +5,7 @@
 
 mod qemu;
 
-use qemu::{Qemu, QemuOptions, TestPki};
+use qemu::{events_until, Qemu, QemuOptions, TestPki};
 use ryll::channels::webdav::WebdavEvent;
 use ryll::connect::dial::{TlsEndpoint, Transport};
 use ryll::connect::proxy::ProxyUrl;
@@ -86,21 +86,6 @@ impl Drop for Tinyproxy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-async fn events_until(handle: &mut session::SessionHandle, stop: impl Fn(&SessionEvent) -> bool) -> Vec<SessionEvent> {
-    let mut seen = Vec::new();
-    loop {
-        let ev = tokio::time::timeout(Duration::from_secs(20), handle.events.recv())
-            .await
-            .expect("no session event within 20 s")
-            .expect("event stream ended without Ended");
-        let done = stop(&ev) || matches!(ev, SessionEvent::Ended(_));
-        seen.push(ev);
-        if done {
-            return seen;
-        }
     }
 }
 

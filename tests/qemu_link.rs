@@ -3,7 +3,7 @@
 
 mod qemu;
 
-use qemu::Qemu;
+use qemu::{events_until, Qemu};
 use ryll::channels::link::Password;
 use ryll::channels::webdav::WebdavEvent;
 use ryll::protocol::constants::ChannelType;
@@ -13,26 +13,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const WEBDAV: ChannelId = ChannelId { channel_type: ChannelType::Webdav, id: 0 };
-
-async fn next_event(handle: &mut session::SessionHandle) -> SessionEvent {
-    tokio::time::timeout(Duration::from_secs(20), handle.events.recv())
-        .await
-        .expect("no session event within 20 s")
-        .expect("event stream ended without Ended")
-}
-
-/// Collects events until `stop` matches one (returned last) or the session ends.
-async fn events_until(handle: &mut session::SessionHandle, stop: impl Fn(&SessionEvent) -> bool) -> Vec<SessionEvent> {
-    let mut seen = Vec::new();
-    loop {
-        let ev = next_event(handle).await;
-        let done = stop(&ev) || matches!(ev, SessionEvent::Ended(_));
-        seen.push(ev);
-        if done {
-            return seen;
-        }
-    }
-}
 
 fn config(addr: String, password: &str) -> SessionConfig {
     SessionConfig { addr, password: Password::new(password), ..Default::default() }

@@ -3,7 +3,7 @@
 
 mod qemu;
 
-use qemu::{Qemu, QemuOptions, TestPki, SERVER_SUBJECT};
+use qemu::{events_until, Qemu, QemuOptions, TestPki, SERVER_SUBJECT};
 use ryll::channels::link::Password;
 use ryll::channels::webdav::WebdavEvent;
 use ryll::connect::dial::{TlsEndpoint, Transport};
@@ -16,21 +16,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const WEBDAV: ChannelId = ChannelId { channel_type: ChannelType::Webdav, id: 0 };
-
-async fn events_until(handle: &mut session::SessionHandle, stop: impl Fn(&SessionEvent) -> bool) -> Vec<SessionEvent> {
-    let mut seen = Vec::new();
-    loop {
-        let ev = tokio::time::timeout(Duration::from_secs(20), handle.events.recv())
-            .await
-            .expect("no session event within 20 s")
-            .expect("event stream ended without Ended");
-        let done = stop(&ev) || matches!(ev, SessionEvent::Ended(_));
-        seen.push(ev);
-        if done {
-            return seen;
-        }
-    }
-}
 
 fn tls_endpoint(host: &str, port: u16, ca_pem: &str, host_subject: Option<&str>) -> TlsEndpoint {
     let opts = TlsOptions {

@@ -226,3 +226,27 @@ impl TestPki {
         self.dir.path().join("ca-cert.pem")
     }
 }
+
+/// The next session event; panics after 20 s or if the stream ends.
+pub async fn next_event(handle: &mut ryll::session::SessionHandle) -> ryll::session::SessionEvent {
+    tokio::time::timeout(Duration::from_secs(20), handle.events.recv())
+        .await
+        .expect("no session event within 20 s")
+        .expect("event stream ended without Ended")
+}
+
+/// Collects events until `stop` matches one (returned last) or the session ends.
+pub async fn events_until(
+    handle: &mut ryll::session::SessionHandle,
+    stop: impl Fn(&ryll::session::SessionEvent) -> bool,
+) -> Vec<ryll::session::SessionEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let ev = next_event(handle).await;
+        let done = stop(&ev) || matches!(ev, ryll::session::SessionEvent::Ended(_));
+        seen.push(ev);
+        if done {
+            return seen;
+        }
+    }
+}
