@@ -385,6 +385,13 @@ mod tests {
         Harness::builder().with_size(egui::vec2(1100.0, 720.0)).build_state(|ctx, f: &mut Fixture| f.app.ui(ctx), f)
     }
 
+    /// Queues [`sharing_events`] for the app, as the session would send them.
+    fn queue_sharing_events(f: &Fixture, root: &std::path::Path) {
+        for ev in sharing_events(root) {
+            f.events.send(AppMessage::Session(ev)).unwrap();
+        }
+    }
+
     fn sharing_events(root: &std::path::Path) -> Vec<SessionEvent> {
         let webdav = ChannelId { channel_type: ChannelType::Webdav, id: 0 };
         vec![
@@ -411,9 +418,7 @@ mod tests {
     fn events_reach_the_panels_and_the_status_bar() {
         let dir = tempfile::tempdir().unwrap();
         let f = fixture();
-        for ev in sharing_events(dir.path()) {
-            f.events.send(AppMessage::Session(ev)).unwrap();
-        }
+        queue_sharing_events(&f, dir.path());
         let mut h = harness(f);
         h.run();
         assert!(h.query_all_by_label_contains("vm-under-test").next().is_some());
@@ -440,9 +445,7 @@ mod tests {
         let server = ShareServer::new(cfg).unwrap();
         let upload = server.stats().begin_request("PUT", "/big.iso".into());
         *f.app.shared.share.write().unwrap() = Some(server);
-        for ev in sharing_events(dir.path()) {
-            f.events.send(AppMessage::Session(ev)).unwrap();
-        }
+        queue_sharing_events(&f, dir.path());
         let mut h = harness(f);
         h.run();
         request_close(&mut h);
@@ -466,9 +469,7 @@ mod tests {
     fn closing_without_uploads_does_not_ask() {
         let dir = tempfile::tempdir().unwrap();
         let f = fixture();
-        for ev in sharing_events(dir.path()) {
-            f.events.send(AppMessage::Session(ev)).unwrap();
-        }
+        queue_sharing_events(&f, dir.path());
         let mut h = harness(f);
         h.run();
         request_close(&mut h);
