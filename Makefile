@@ -4,18 +4,26 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 10
 FUZZ_TARGETS := link_reply message_header vmc_port mux_demux share_paths
 
-.PHONY: help build test lint fmt fuzz-build fuzz-smoke screenshot bench bench-quick
+.PHONY: help deps build test lint fmt fuzz-build fuzz-smoke screenshot bench bench-quick
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
+deps: ## install the Debian packages the tests and demo need (tools/packages.txt); as root, only what is missing
+	bash tools/deps.sh
+
 build: ## release build of the ryll binary
 	$(CARGO) build --release --bin ryll
 
-test: ## unit tests, fake-server tests and real-QEMU link tests (no guest OS)
-	$(CARGO) test --all-targets
+# Tests that skip because a tool is missing write a line to $(TEST_SKIPS); `make test` fails naming them, so it
+# never passes quietly on a machine without QEMU (ALLOW_SKIPS=1 lets such a run pass, still naming them).
+TEST_SKIPS := $(CURDIR)/target/test-skips.txt
+test: deps ## unit tests, fake-server tests and real-QEMU link tests (no guest OS)
+	@mkdir -p target && rm -f $(TEST_SKIPS)
+	RYLL_TEST_SKIPS=$(TEST_SKIPS) $(CARGO) test --all-targets
+	@bash tools/report-skips.sh $(TEST_SKIPS)
 
-lint: ## rustfmt, clippy -D warnings and shellcheck, as pre-commit runs them
+lint: deps ## rustfmt, clippy -D warnings and shellcheck, as pre-commit runs them
 	pre-commit run --all-files
 
 fmt: ## format the code
@@ -30,7 +38,7 @@ bench-quick: ## smoke run of the benchmark (small sizes, one run); fails only if
 	$(CARGO) bench --bench sharing -- --quick $(BENCH_ARGS)
 
 SCREENSHOT ?= docs/images/ryll-folders.png
-screenshot: testvm ## the window sharing a folder with the test VM, under Xvfb, as PNG $(SCREENSHOT)
+screenshot: deps testvm ## the window sharing a folder with the test VM, under Xvfb, as PNG $(SCREENSHOT)
 	$(CARGO) build --release --bin ryll
 	python3 tests/gui/screenshot.py --ryll target/release/ryll --vm-dir $(RYLL_VM_DIR) --out $(SCREENSHOT)
 

@@ -1,6 +1,8 @@
 //! Tests for `ryll::capture`: the pcap files must read back as a well-formed TCP conversation and
 //! Wireshark's SPICE dissector must be able to decode them.
 
+mod skips;
+
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
@@ -333,10 +335,6 @@ fn pong() -> Vec<u8> {
     mini_message(3, &body)
 }
 
-fn tshark_available() -> bool {
-    Command::new("tshark").arg("--version").output().is_ok_and(|o| o.status.success())
-}
-
 /// Records a main-channel session (link stage, MAIN_INIT, PING, PONG) and returns `tshark -V` output.
 ///
 /// With `coalesced`, messages are recorded the way a client may well see them on its socket: the
@@ -418,8 +416,7 @@ fn assert_spice_decoded(stdout: &str) {
 
 #[test]
 fn tshark_decodes_spice_session() {
-    if !tshark_available() {
-        eprintln!("note: tshark not found on PATH; skipping the SPICE dissector test");
+    if !skips::tool_present("tshark", "--version", "tshark") {
         return;
     }
     assert_spice_decoded(&spice_session_decoded("127.0.0.1:41234", "127.0.0.1:5930", false));
@@ -427,8 +424,7 @@ fn tshark_decodes_spice_session() {
 
 #[test]
 fn tshark_decodes_spice_session_with_coalesced_link_messages() {
-    if !tshark_available() {
-        eprintln!("note: tshark not found on PATH; skipping the SPICE dissector test");
+    if !skips::tool_present("tshark", "--version", "tshark") {
         return;
     }
     assert_spice_decoded(&spice_session_decoded("127.0.0.1:41234", "127.0.0.1:5930", true));

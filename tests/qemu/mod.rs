@@ -7,6 +7,9 @@
 //! no plain port, and `tls-channel=` policies that make the server answer NEED_SECURED on the plain port.
 #![allow(dead_code)]
 
+#[path = "../skips/mod.rs"]
+pub mod skips;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -37,12 +40,7 @@ pub struct QemuOptions {
 
 /// Whether QEMU is installed; skips (returns false) with a note, or fails when `CI` is set.
 pub fn qemu_available() -> bool {
-    if Command::new("qemu-system-x86_64").arg("--version").stdout(Stdio::null()).status().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "qemu-system-x86_64 is required in CI");
-        eprintln!("skipping: qemu-system-x86_64 is not installed");
-        return false;
-    }
-    true
+    skips::tool_present("qemu-system-x86_64", "--version", "qemu-system-x86")
 }
 
 impl Qemu {

@@ -15,15 +15,15 @@ E2E_RUN = $(E2E_PYTHON) tests/vm/run_e2e.py --no-build --vm-dir $(RYLL_VM_DIR)
 testvm:
 	RYLL_VM_DIR=$(RYLL_VM_DIR) bash tests/vm/build-image.sh
 
-test-qemu-webdav: testvm
+test-qemu-webdav: deps testvm
 	cargo build --release --bin ryll
 	$(E2E_RUN) --ryll target/release/ryll $(E2E_ARGS)
 
 # The same tests with spice-gtk's own WebDAV server instead of ryll (needs the Debian
 # packages python3-gi and gir1.2-spiceclientglib-2.0): a baseline for comparisons.
-test-qemu-webdav-baseline: testvm
+test-qemu-webdav-baseline: deps testvm
 	$(E2E_RUN) --client-cmd '/usr/bin/python3 tests/vm/spice_gtk_client.py' $(E2E_ARGS)
 
-demo: testvm
+demo: deps testvm
 	cargo build --release --bin ryll
 	$(E2E_RUN) --demo --ryll target/release/ryll $(E2E_ARGS)
