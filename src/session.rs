@@ -5,13 +5,13 @@
 //! front end may read at any time without going through the event queue. No front end contains protocol logic.
 
 use crate::capture::CaptureSet;
+use crate::channels::driver::ChannelEnd;
 use crate::channels::io::{spawn_writer, ByteCounters, MessageReader, SharedCapture};
 use crate::channels::link::{link, LinkFailure, LinkInfo, LinkRequest, Password};
 use crate::channels::main_channel::{main_caps, run_main, MainEvent, MAX_MAIN_MESSAGE};
 use crate::channels::vmc::vmc_caps;
 use crate::channels::webdav::{
-    run_webdav, ShareSlot, WebdavConfig, WebdavContext, WebdavEnd, WebdavEvent, WebdavStats, DATA_QUEUE,
-    MAX_WEBDAV_MESSAGE,
+    run_webdav, ShareSlot, WebdavConfig, WebdavContext, WebdavEvent, WebdavStats, DATA_QUEUE, MAX_WEBDAV_MESSAGE,
 };
 use crate::connect::dial::{dial, split_addr, Transport};
 use crate::protocol::base::Severity;
@@ -356,7 +356,7 @@ struct Core {
     offered: BTreeSet<ChannelId>,
     seen_first_list: bool,
     webdav_channel: Option<ChannelId>,
-    webdav_task: Option<JoinHandle<Result<WebdavEnd, LinkFailure>>>,
+    webdav_task: Option<JoinHandle<Result<ChannelEnd, LinkFailure>>>,
     webdav_events: (mpsc::Sender<WebdavEvent>, mpsc::Receiver<WebdavEvent>),
 }
 
@@ -539,14 +539,14 @@ impl Core {
         }
     }
 
-    async fn on_webdav_end(&mut self, done: Result<Result<WebdavEnd, LinkFailure>, tokio::task::JoinError>) {
+    async fn on_webdav_end(&mut self, done: Result<Result<ChannelEnd, LinkFailure>, tokio::task::JoinError>) {
         let Some(channel) = self.webdav_channel else { return };
         match done {
-            Ok(Ok(WebdavEnd::Closed(reason))) => {
+            Ok(Ok(ChannelEnd::Closed(reason))) => {
                 let reason = reason.map_or("closed by the server".to_string(), |r| format!("server said {r}"));
                 self.emit(SessionEvent::ChannelClosed { channel, reason }).await;
             }
-            Ok(Ok(WebdavEnd::Failed(e))) => self.emit(SessionEvent::ChannelClosed { channel, reason: e }).await,
+            Ok(Ok(ChannelEnd::Failed(e))) => self.emit(SessionEvent::ChannelClosed { channel, reason: e }).await,
             Ok(Err(e)) => self.emit(SessionEvent::ChannelFailed { channel, error: e.to_string() }).await,
             Err(e) if e.is_cancelled() => {}
             Err(e) => self.emit(SessionEvent::ChannelFailed { channel, error: e.to_string() }).await,

@@ -1,7 +1,7 @@
 //! What every channel does with the base messages: PONG for PING, the ACK window, NOTIFY and DISCONNECTING.
 
 use super::io::Outgoing;
-use crate::protocol::base::{encode_ack, encode_ack_sync, encode_pong, parse_base, BaseMessage, Notify, Severity};
+use crate::protocol::base::{encode_ack, encode_ack_sync, encode_pong, parse_base, BaseMessage, Notify};
 use crate::protocol::constants::LinkError;
 use crate::protocol::ProtocolError;
 
@@ -77,15 +77,6 @@ impl BaseState {
             }
         }
         Ok(outcome)
-    }
-}
-
-/// Logs a NOTIFY at a level matching its severity.
-pub fn log_notify(channel: &str, n: &Notify) {
-    match n.severity {
-        Severity::Error => tracing::error!("{channel}: server notice: {}", n.message),
-        Severity::Warn => tracing::warn!("{channel}: server notice: {}", n.message),
-        _ => tracing::info!("{channel}: server notice: {}", n.message),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The main channel: session id, channel list, VM name, and the session's lifetime.
 
-use super::base::{BaseOutcome, BaseState};
-use super::io::{IoError, MessageReader, Outgoing, WriterHandle};
+use super::driver::{drive, ChannelEnd, MessageHandler};
+use super::io::{MessageReader, Outgoing, RawMessage, WriterHandle};
 use crate::protocol::base::Notify;
 use crate::protocol::caps::Caps;
 use crate::protocol::constants::{LinkError, MAIN_CAP_NAME_AND_UUID};
@@ -40,67 +40,55 @@ pub enum MainEvent {
 }
 
 /// Runs the main channel's read loop until the socket closes. Replies go through `writer`.
-pub async fn run_main<R: AsyncRead + Unpin>(
+pub async fn run_main<R: AsyncRead + Unpin + Send>(
     mut reader: MessageReader<R>,
     writer: WriterHandle,
     events: mpsc::Sender<MainEvent>,
 ) {
-    let mut base = BaseState::new();
-    let mut disconnect_reason = None;
-    let mut replies = Vec::new();
-    let error = loop {
-        let msg = match reader.read_message().await {
-            Ok(Some(m)) => m,
-            Ok(None) => break None,
-            Err(IoError::Io(e)) if disconnect_reason.is_some() => {
-                tracing::debug!("main channel read after DISCONNECTING: {e}");
-                break None;
-            }
-            Err(e) => break Some(e.to_string()),
-        };
-        let outcome = match base.handle(msg.msg_type, &msg.body, &mut replies) {
-            Ok(o) => o,
-            Err(e) => break Some(format!("malformed message {}: {e}", msg.msg_type)),
-        };
-        for r in replies.drain(..) {
-            if writer.control.send(r).await.is_err() {
-                break;
-            }
-        }
-        let event = match outcome {
-            BaseOutcome::Handled => None,
-            BaseOutcome::Notify(n) => Some(MainEvent::Notice(n)),
-            BaseOutcome::Disconnecting(reason) => {
-                tracing::info!("main: the server is disconnecting ({reason})");
-                disconnect_reason = Some(reason);
-                None
-            }
-            BaseOutcome::NotBase => match parse_main(msg.msg_type, &msg.body) {
-                Ok(Some(MainMessage::Init(init))) => {
-                    if writer.control.send(Outgoing::from_pair(encode_attach_channels())).await.is_err() {
-                        break None;
-                    }
-                    Some(MainEvent::Init(init))
-                }
-                Ok(Some(MainMessage::ChannelsList(list))) => Some(MainEvent::ChannelsList(list)),
-                Ok(Some(MainMessage::Name(name))) => Some(MainEvent::Name(name)),
-                Ok(Some(MainMessage::Uuid(uuid))) => Some(MainEvent::Uuid(uuid)),
-                Ok(Some(other)) => {
-                    tracing::debug!("main: {other:?}");
-                    None
-                }
-                Ok(None) => {
-                    tracing::debug!("main: message type {} ignored", msg.msg_type);
-                    None
-                }
-                Err(e) => break Some(format!("malformed main message {}: {e}", msg.msg_type)),
-            },
-        };
-        if let Some(ev) = event {
-            if events.send(ev).await.is_err() {
-                break None;
-            }
-        }
+    let mut handler = MainHandler { events: events.clone() };
+    let (reason, error) = match drive(&mut reader, &writer, &mut handler).await {
+        ChannelEnd::Closed(reason) => (reason, None),
+        ChannelEnd::Failed(e) => (None, Some(e)),
     };
-    let _ = events.send(MainEvent::Closed { reason: disconnect_reason, error }).await;
+    let _ = events.send(MainEvent::Closed { reason, error }).await;
+}
+
+/// The main channel's messages: INIT (answered with ATTACH_CHANNELS), the channel lists, the VM's name and UUID.
+struct MainHandler {
+    events: mpsc::Sender<MainEvent>,
+}
+
+impl MainHandler {
+    /// Reports an event; when the session core is gone, the channel ends.
+    async fn report(&self, ev: MainEvent) -> Option<ChannelEnd> {
+        self.events.send(ev).await.err().map(|_| ChannelEnd::Closed(None))
+    }
+}
+
+impl MessageHandler for MainHandler {
+    async fn on_message(&mut self, msg: RawMessage, replies: &mut Vec<Outgoing>) -> Option<ChannelEnd> {
+        let event = match parse_main(msg.msg_type, &msg.body) {
+            Ok(Some(MainMessage::Init(init))) => {
+                replies.push(Outgoing::from_pair(encode_attach_channels()));
+                MainEvent::Init(init)
+            }
+            Ok(Some(MainMessage::ChannelsList(list))) => MainEvent::ChannelsList(list),
+            Ok(Some(MainMessage::Name(name))) => MainEvent::Name(name),
+            Ok(Some(MainMessage::Uuid(uuid))) => MainEvent::Uuid(uuid),
+            Ok(Some(other)) => {
+                tracing::debug!("main: {other:?}");
+                return None;
+            }
+            Ok(None) => {
+                tracing::debug!("main: message type {} ignored", msg.msg_type);
+                return None;
+            }
+            Err(e) => return Some(ChannelEnd::Failed(format!("malformed main message {}: {e}", msg.msg_type))),
+        };
+        self.report(event).await
+    }
+
+    async fn on_notice(&mut self, notice: Notify) -> Option<ChannelEnd> {
+        self.report(MainEvent::Notice(notice)).await
+    }
 }

@@ -3,12 +3,14 @@
 //! - [`link`]: TCP connect and the link handshake.
 //! - [`io`]: the bounded message reader and the writer task.
 //! - [`base`]: PING/PONG, the ACK window, NOTIFY and DISCONNECTING, common to every channel.
+//! - [`driver`]: the read loop every channel runs on; a channel supplies only its message handler.
 //! - [`main_channel`]: the main channel.
 //! - [`vmc`]: the SpiceVMC transport shared by the VMC channels (WebDAV now, usbredir later).
 //! - [`webdav`]: the WebDAV channel (type 11) that carries folder sharing.
 //! - [`mux_io`]: the byte streams between the WebDAV channel and each guest connection's HTTP server.
 
 pub mod base;
+pub mod driver;
 pub mod io;
 pub mod link;
 pub mod main_channel;

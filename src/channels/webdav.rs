@@ -19,11 +19,11 @@
 //!   new connection.
 //! - PORT_EVENT CLOSED or BREAK drops every client and resets the splitter. ryll never sends port events.
 
-use super::base::{BaseOutcome, BaseState};
-use super::io::{MessageReader, Outgoing, WriterHandle};
+use super::driver::{drive, AbortOnDrop, ChannelEnd, MessageHandler};
+use super::io::{MessageReader, Outgoing, RawMessage, WriterHandle};
 use super::mux_io::{copy_pool, frame_pool, input_pipe, CopyPool, Dropped, FramePool, FrameSink, InputSender};
 use super::vmc::{decode_incoming, encode_outgoing, VmcIncoming};
-use crate::protocol::constants::LinkError;
+use crate::protocol::base::Notify;
 use crate::protocol::vmc::PortEvent;
 use crate::webdav::mux::{encode_close, route, ClientId, Piece, Route, Splitter};
 use crate::webdav::server::{not_sharing_response, over_capacity_response, ShareServer};
@@ -112,31 +112,13 @@ pub enum WebdavEvent {
     Error(String),
 }
 
-/// How the channel ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WebdavEnd {
-    /// The server closed the socket (with a DISCONNECTING reason if it sent one).
-    Closed(Option<LinkError>),
-    /// A read or protocol error.
-    Failed(String),
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 enum Dispatch {
     Data(Bytes),
     Init(String, bool),
     Port(bool),
     UnexpectedPort(String),
     Notice(String),
-    End(WebdavEnd),
+    End(ChannelEnd),
 }
 
 /// What the WebDAV channel needs besides its socket.
@@ -158,70 +140,68 @@ pub async fn run_webdav<R: AsyncRead + Unpin + Send + 'static>(
     reader: MessageReader<R>,
     writer: WriterHandle,
     ctx: WebdavContext,
-) -> WebdavEnd {
+) -> ChannelEnd {
     let (dispatch_tx, dispatch_rx) = mpsc::channel(DISPATCH_QUEUE);
     let _reader = AbortOnDrop(tokio::spawn(socket_reader(reader, writer.clone(), dispatch_tx)));
     let mut d = Dispatcher::new(writer, ctx);
     d.run(dispatch_rx).await
 }
 
-async fn socket_reader<R: AsyncRead + Unpin>(
+/// The socket reader: the channel driver answers base messages at once, this handler decodes VMC messages and
+/// queues them for the dispatcher.
+async fn socket_reader<R: AsyncRead + Unpin + Send>(
     mut reader: MessageReader<R>,
     writer: WriterHandle,
     out: mpsc::Sender<Dispatch>,
 ) {
-    let mut base = BaseState::new();
-    let mut replies = Vec::new();
-    let mut reason = None;
-    let end = loop {
-        let msg = match reader.read_message().await {
-            Ok(Some(m)) => m,
-            Ok(None) => break WebdavEnd::Closed(reason),
-            Err(_) if reason.is_some() => break WebdavEnd::Closed(reason),
-            Err(e) => break WebdavEnd::Failed(e.to_string()),
-        };
-        let outcome = match base.handle(msg.msg_type, &msg.body, &mut replies) {
-            Ok(o) => o,
-            Err(e) => break WebdavEnd::Failed(format!("malformed message {}: {e}", msg.msg_type)),
-        };
-        for r in replies.drain(..) {
-            let _ = writer.control.send(r).await;
-        }
-        let item = match outcome {
-            BaseOutcome::Handled => continue,
-            BaseOutcome::Notify(n) => Dispatch::Notice(n.message),
-            BaseOutcome::Disconnecting(r) => {
-                reason = Some(r);
-                continue;
-            }
-            BaseOutcome::NotBase => match decode_incoming(msg.msg_type, &msg.body) {
-                Ok(Some(VmcIncoming::Data(data))) => Dispatch::Data(data),
-                Ok(Some(VmcIncoming::PortInit(init))) if init.name != WEBDAV_PORT_NAME => {
-                    Dispatch::UnexpectedPort(init.name)
-                }
-                Ok(Some(VmcIncoming::PortInit(init))) => Dispatch::Init(init.name, init.opened),
-                Ok(Some(VmcIncoming::PortEvent(PortEvent::Opened))) => Dispatch::Port(true),
-                Ok(Some(VmcIncoming::PortEvent(ev))) => {
-                    tracing::debug!("webdav: port event {ev:?}");
-                    Dispatch::Port(false)
-                }
-                Ok(None) => {
-                    tracing::debug!("webdav: message type {} ignored", msg.msg_type);
-                    continue;
-                }
-                Err(e) => {
-                    // A bad compressed message loses data mid-stream: the mux can no longer be trusted.
-                    tracing::error!("webdav: {e}; resetting guest connections");
-                    let _ = out.send(Dispatch::Notice(format!("bad data from the server: {e}"))).await;
-                    Dispatch::Port(false)
-                }
-            },
-        };
-        if out.send(item).await.is_err() {
-            return;
-        }
-    };
+    let mut handler = VmcReader { out: out.clone() };
+    let end = drive(&mut reader, &writer, &mut handler).await;
     let _ = out.send(Dispatch::End(end)).await;
+}
+
+struct VmcReader {
+    out: mpsc::Sender<Dispatch>,
+}
+
+impl VmcReader {
+    /// Queues an item for the dispatcher; when it is gone, the channel ends.
+    async fn queue(&self, item: Dispatch) -> Option<ChannelEnd> {
+        self.out.send(item).await.err().map(|_| ChannelEnd::Failed("the dispatcher stopped".into()))
+    }
+}
+
+impl MessageHandler for VmcReader {
+    async fn on_message(&mut self, msg: RawMessage, _replies: &mut Vec<Outgoing>) -> Option<ChannelEnd> {
+        let item = match decode_incoming(msg.msg_type, &msg.body) {
+            Ok(Some(VmcIncoming::Data(data))) => Dispatch::Data(data),
+            Ok(Some(VmcIncoming::PortInit(init))) if init.name != WEBDAV_PORT_NAME => {
+                Dispatch::UnexpectedPort(init.name)
+            }
+            Ok(Some(VmcIncoming::PortInit(init))) => Dispatch::Init(init.name, init.opened),
+            Ok(Some(VmcIncoming::PortEvent(PortEvent::Opened))) => Dispatch::Port(true),
+            Ok(Some(VmcIncoming::PortEvent(ev))) => {
+                tracing::debug!("webdav: port event {ev:?}");
+                Dispatch::Port(false)
+            }
+            Ok(None) => {
+                tracing::debug!("webdav: message type {} ignored", msg.msg_type);
+                return None;
+            }
+            Err(e) => {
+                // A bad compressed message loses data mid-stream: the mux can no longer be trusted.
+                tracing::error!("webdav: {e}; resetting guest connections");
+                if let Some(end) = self.queue(Dispatch::Notice(format!("bad data from the server: {e}"))).await {
+                    return Some(end);
+                }
+                Dispatch::Port(false)
+            }
+        };
+        self.queue(item).await
+    }
+
+    async fn on_notice(&mut self, notice: Notify) -> Option<ChannelEnd> {
+        self.queue(Dispatch::Notice(notice.message)).await
+    }
 }
 
 struct Client {
@@ -280,11 +260,11 @@ impl Dispatcher {
         }
     }
 
-    async fn run(&mut self, mut input: mpsc::Receiver<Dispatch>) -> WebdavEnd {
+    async fn run(&mut self, mut input: mpsc::Receiver<Dispatch>) -> ChannelEnd {
         loop {
             tokio::select! {
                 item = input.recv() => match item {
-                    None => return WebdavEnd::Failed("the channel reader stopped".into()),
+                    None => return ChannelEnd::Failed("the channel reader stopped".into()),
                     Some(Dispatch::End(end)) => {
                         self.drop_all();
                         return end;
