@@ -237,6 +237,8 @@ pub struct State {
     pub streams: HashMap<i64, GuestStream>,
     /// Ids the guest has used.
     pub guest_ids: HashSet<i64>,
+    /// Messages the client sent on channels other than main and WebDAV (PONGs included), in arrival order.
+    pub other_messages: Vec<(ChannelId, u16, Vec<u8>)>,
     /// Protocol violations by the client; every test expects none.
     pub problems: Vec<String>,
     pub(crate) main_tx: Option<mpsc::UnboundedSender<Out>>,
@@ -513,11 +515,7 @@ async fn serve_connection(inner: Arc<Inner>, mut stream: TcpStream) {
     match mess.channel_type {
         ChannelType::Main => run_main(inner, stream, mess).await,
         ChannelType::Webdav => run_webdav(inner, stream, mess).await,
-        _ => {
-            // A channel the fake does not play: keep it open and discard what arrives.
-            let mut sink = [0u8; 4096];
-            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
-        }
+        _ => run_other(inner, stream, mess).await,
     }
 }
 
@@ -767,6 +765,24 @@ async fn run_main(inner: Arc<Inner>, stream: TcpStream, mess: LinkMess) {
     }
     writer.abort();
 }
+
+/// A channel the fake does not play: it sends SET_ACK, a PING and [`OTHER_HELLO`], then records what comes back.
+async fn run_other(inner: Arc<Inner>, stream: TcpStream, mess: LinkMess) {
+    let channel = ChannelId { channel_type: mess.channel_type, id: mess.channel_id };
+    let (mut rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let _ = tx.send(Out::Msg(msg::SET_ACK, base_msg::set_ack(1, 10)));
+    send_ping(&inner, &tx, mess.channel_type, 1, 0);
+    let _ = tx.send(Out::Msg(OTHER_HELLO, b"hello".to_vec()));
+    let writer = tokio::spawn(write_loop(wr, rx));
+    while let Some((t, body)) = read_message(&inner, &mut rd).await {
+        inner.update(|st| st.other_messages.push((channel, t, body)));
+    }
+    writer.abort();
+}
+
+/// The message type the fake sends on channels it does not play (the first channel-specific number).
+pub const OTHER_HELLO: u16 = 101;
 
 async fn run_webdav(inner: Arc<Inner>, stream: TcpStream, mess: LinkMess) {
     let (mut rd, wr) = stream.into_split();

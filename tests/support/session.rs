@@ -25,7 +25,12 @@ pub struct RunningSession {
 impl RunningSession {
     /// Starts a session with `config`.
     pub fn start(config: SessionConfig) -> RunningSession {
-        let SessionHandle { mut events, commands, shared, .. } = session::start(config);
+        Self::start_with(config, Vec::new())
+    }
+
+    /// Starts a session that also handles the channel kinds in `extra`.
+    pub fn start_with(config: SessionConfig, extra: Vec<Arc<dyn session::ChannelKind>>) -> RunningSession {
+        let SessionHandle { mut events, commands, shared, .. } = session::start_with(config, extra);
         let log = Arc::new(EventLog::default());
         let sink = log.clone();
         tokio::spawn(async move {

@@ -4,24 +4,27 @@
 //! [`SessionCommand`]s through the returned [`SessionHandle`]. Live counters are in [`SessionShared`], which the
 //! front end may read at any time without going through the event queue. No front end contains protocol logic.
 
+mod sharing;
+mod table;
+
+pub use table::{ChannelContext, ChannelFuture, ChannelKind, LinkedChannel};
+
 use crate::capture::CaptureSet;
-use crate::channels::driver::ChannelEnd;
-use crate::channels::io::{spawn_writer, ByteCounters, MessageReader, SharedCapture};
-use crate::channels::link::{link, LinkFailure, LinkInfo, LinkRequest, Password};
+use crate::channels::driver::AbortOnDrop;
+use crate::channels::io::ByteCounters;
+use crate::channels::link::Password;
 use crate::channels::main_channel::{main_caps, run_main, MainEvent, MAX_MAIN_MESSAGE};
-use crate::channels::vmc::vmc_caps;
-use crate::channels::webdav::{
-    run_webdav, ShareSlot, WebdavConfig, WebdavContext, WebdavEvent, WebdavStats, DATA_QUEUE, MAX_WEBDAV_MESSAGE,
-};
-use crate::connect::dial::{dial, split_addr, Transport};
+use crate::channels::webdav::{ShareSlot, WebdavConfig, WebdavEvent, WebdavStats};
+use crate::connect::dial::Transport;
 use crate::protocol::base::Severity;
-use crate::protocol::constants::{ChannelType, LinkError, SPICEVMC_CAP_DATA_COMPRESS_LZ4};
+use crate::protocol::constants::{ChannelType, LinkError};
 use crate::protocol::main_channel::ChannelId;
 use crate::webdav::server::{ShareConfig, ShareServer};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use table::{open_channel, ChannelTable, LinkEnv, Route, TaskEnd};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -233,146 +236,69 @@ impl SessionHandle {
 
 /// Capacity of the event queue to the front end.
 const EVENT_QUEUE: usize = 1024;
-/// Delay before relinking the WebDAV channel after stopping a share (spice-webdavd restarts after ~1 s).
-const RELINK_DELAY: Duration = Duration::from_millis(200);
+
+/// The channel types ryll handles, besides main: one line per type.
+fn channel_kinds(config: &SessionConfig, shared: &SessionShared) -> Vec<Arc<dyn ChannelKind>> {
+    vec![Arc::new(sharing::WebdavKind::new(config.webdav.clone(), shared))]
+}
 
 /// Starts a session on the current tokio runtime.
 pub fn start(config: SessionConfig) -> SessionHandle {
+    start_with(config, Vec::new())
+}
+
+/// Starts a session that also handles the channel types in `extra` (a kind for a type ryll handles itself takes
+/// precedence). For tests and tools that bring a channel of their own.
+pub fn start_with(config: SessionConfig, extra: Vec<Arc<dyn ChannelKind>>) -> SessionHandle {
     let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
     let (commands, commands_rx) = mpsc::channel(64);
     let shared = Arc::new(SessionShared::default());
-    let task = tokio::spawn(run(config, events_tx, commands_rx, shared.clone()));
+    let mut kinds = channel_kinds(&config, &shared);
+    kinds.extend(extra);
+    let task = tokio::spawn(run(config, kinds, events_tx, commands_rx, shared.clone()));
     SessionHandle { events, commands, shared, task }
 }
 
 async fn run(
     config: SessionConfig,
+    kinds: Vec<Arc<dyn ChannelKind>>,
     events: mpsc::Sender<SessionEvent>,
     commands: mpsc::Receiver<SessionCommand>,
     shared: Arc<SessionShared>,
 ) {
-    let mut core = Core::new(config, events.clone(), shared);
+    let mut core = Core::new(config, kinds, events.clone(), shared);
     let end = core.run(commands).await;
-    core.stop_webdav();
+    core.table.stop_all();
     let _ = events.send(SessionEvent::Ended(end)).await;
-}
-
-/// A linked channel's halves, ready to run.
-struct LinkedChannel {
-    reader: MessageReader<tokio::io::ReadHalf<crate::channels::io::BoxStream>>,
-    writer: crate::channels::io::WriterHandle,
-    info: LinkInfo,
-}
-
-/// Where a channel connects: the plain address and the transport (TLS port, policy, proxy).
-#[derive(Debug, Clone)]
-struct Route {
-    addr: String,
-    transport: Transport,
-}
-
-/// Connects and links one channel: over TLS when the policy requires it or no plain port is known, otherwise over
-/// plain TCP, retrying over TLS when the server answers NEED_SECURED (or refuses the plain port) and a TLS port is
-/// known, as spice-gtk does.
-async fn open_channel(
-    route: &Route,
-    capture: Option<&CaptureSet>,
-    mut req: LinkRequest,
-    max_message: u32,
-    data_queue: usize,
-    counters: Arc<ByteCounters>,
-) -> Result<LinkedChannel, LinkFailure> {
-    let channel = req.channel.channel_type;
-    let proxy = route.transport.proxy.as_ref();
-    let tls = route.transport.tls.as_ref();
-    match split_addr(&route.addr) {
-        Some((host, port)) if !route.transport.secure_channels.requires(channel) => {
-            req.addr = route.addr.clone();
-            let attempt = dial(&host, port, None, proxy).await;
-            let result = match attempt {
-                Ok(dialed) => link_dialed(dialed, capture, &req, max_message, data_queue, counters.clone()).await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Err(LinkFailure::NeedSecured { channel }) if tls.is_some() => {
-                    tracing::info!(
-                        "the server requires TLS for the {channel} channel (NEED_SECURED); retrying over TLS"
-                    )
-                }
-                Err(e @ LinkFailure::Refused { .. }) if tls.is_some() => {
-                    tracing::info!("{e}; trying the TLS port")
-                }
-                other => return other,
-            }
-        }
-        _ => {}
-    }
-    let Some(tls) = tls else {
-        return Err(LinkFailure::NeedSecured { channel: channel.name() });
-    };
-    req.addr = crate::connect::uri::format_addr(&tls.host, tls.port);
-    let dialed = dial(&tls.host, tls.port, Some(&tls.config), proxy).await?;
-    let linked = link_dialed(dialed, capture, &req, max_message, data_queue, counters).await?;
-    tracing::debug!("{} channel linked over TLS to {}", channel.name(), req.addr);
-    Ok(linked)
-}
-
-/// Links a connected stream and splits it into a reader and a writer task.
-async fn link_dialed(
-    dialed: crate::connect::dial::Dialed,
-    capture: Option<&CaptureSet>,
-    req: &LinkRequest,
-    max_message: u32,
-    data_queue: usize,
-    counters: Arc<ByteCounters>,
-) -> Result<LinkedChannel, LinkFailure> {
-    let mut stream = dialed.stream;
-    let cap: Option<SharedCapture> = match (capture, dialed.local, dialed.peer) {
-        (Some(set), Some(local), Some(peer)) => {
-            let name = format!("{}-{}", req.channel.channel_type.name(), req.channel.id);
-            match set.open_channel(&name, local, peer) {
-                Ok(c) => Some(Arc::new(Mutex::new(c))),
-                Err(e) => {
-                    tracing::warn!("cannot open capture file for {name}: {e}");
-                    None
-                }
-            }
-        }
-        _ => None,
-    };
-    let info = link(&mut stream, req, &cap).await?;
-    let (r, w) = tokio::io::split(stream);
-    let reader = MessageReader::new(r, info.mode, max_message, cap.clone(), counters.clone());
-    let (writer, _task) = spawn_writer(w, info.mode, data_queue, cap, counters);
-    Ok(LinkedChannel { reader, writer, info })
 }
 
 struct Core {
     config: SessionConfig,
     events: mpsc::Sender<SessionEvent>,
     shared: Arc<SessionShared>,
-    capture: Option<CaptureSet>,
+    table: ChannelTable,
+    env: Option<LinkEnv>,
     session_id: Option<u32>,
     offered: BTreeSet<ChannelId>,
     seen_first_list: bool,
-    webdav_channel: Option<ChannelId>,
-    webdav_task: Option<JoinHandle<Result<ChannelEnd, LinkFailure>>>,
-    webdav_events: (mpsc::Sender<WebdavEvent>, mpsc::Receiver<WebdavEvent>),
 }
 
 impl Core {
-    fn new(config: SessionConfig, events: mpsc::Sender<SessionEvent>, shared: Arc<SessionShared>) -> Self {
+    fn new(
+        config: SessionConfig,
+        kinds: Vec<Arc<dyn ChannelKind>>,
+        events: mpsc::Sender<SessionEvent>,
+        shared: Arc<SessionShared>,
+    ) -> Self {
         Core {
             config,
             events,
             shared,
-            capture: None,
+            table: ChannelTable::new(kinds),
+            env: None,
             session_id: None,
             offered: BTreeSet::new(),
             seen_first_list: false,
-            webdav_channel: None,
-            webdav_task: None,
-            webdav_events: mpsc::channel(EVENT_QUEUE),
         }
     }
 
@@ -381,39 +307,42 @@ impl Core {
     }
 
     async fn run(&mut self, mut commands: mpsc::Receiver<SessionCommand>) -> SessionEnd {
+        let mut capture = None;
         if let Some(dir) = &self.config.capture_dir {
             match CaptureSet::new(dir.clone()) {
-                Ok(set) => self.capture = Some(set),
+                Ok(set) => capture = Some(set),
                 Err(e) => return SessionEnd::Failed(format!("cannot create capture directory {}: {e}", dir.display())),
             }
         }
         if let Some(share) = self.config.share.clone() {
-            if let Err(e) = self.set_share(Some(share)).await {
+            if let Err(e) = sharing::set_share(&self.shared, &self.events, Some(share)).await {
                 return SessionEnd::Failed(e);
             }
         }
-        let route = self.route();
+        let route = Route { addr: self.config.addr.clone(), transport: self.config.transport.clone() };
+        let env = LinkEnv {
+            route: route.clone(),
+            capture,
+            password: self.config.password.clone(),
+            events: self.events.clone(),
+            shared: self.shared.clone(),
+        };
+        self.env = Some(env.clone());
         self.emit(SessionEvent::Connecting(route.transport.describe(&route.addr))).await;
         let main_id = ChannelId { channel_type: ChannelType::Main, id: 0 };
-        let counters = self.register_counters(main_id);
-        let req = self.link_request(0, main_id, main_caps());
-        let main = match open_channel(&route, self.capture.as_ref(), req, MAX_MAIN_MESSAGE, 16, counters).await {
+        let counters = env.register_counters(main_id);
+        let req = env.request(0, main_id, main_caps());
+        let main = match open_channel(&route, env.capture.as_ref(), req, MAX_MAIN_MESSAGE, 16, counters).await {
             Ok(m) => m,
             Err(e) => return SessionEnd::Failed(e.to_string()),
         };
         let (main_tx, mut main_rx) = mpsc::channel(256);
-        let _main_task = AbortGuard(tokio::spawn(run_main(main.reader, main.writer, main_tx)));
+        let _main_task = AbortOnDrop(tokio::spawn(run_main(main.reader, main.writer, main_tx)));
         let mut ticker = tokio::time::interval(ACTIVITY_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_activity = ShareActivity::default();
 
         loop {
-            let webdav_done = async {
-                match self.webdav_task.as_mut() {
-                    Some(t) => t.await,
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
                 ev = main_rx.recv() => match ev {
                     None => return SessionEnd::ServerClosed,
@@ -428,51 +357,16 @@ impl Core {
                 },
                 cmd = commands.recv() => match cmd {
                     None | Some(SessionCommand::Disconnect) => return SessionEnd::UserRequested,
-                    Some(SessionCommand::StartSharing(cfg)) => {
-                        if let Err(e) = self.set_share(Some(cfg)).await {
-                            self.emit(SessionEvent::ShareError(e)).await;
-                        }
-                    }
-                    Some(SessionCommand::StopSharing) => {
-                        let _ = self.set_share(None).await;
-                    }
+                    Some(SessionCommand::StartSharing(cfg)) => self.share(Some(cfg)).await,
+                    Some(SessionCommand::StopSharing) => self.share(None).await,
                 },
-                Some(ev) = self.webdav_events.1.recv() => self.emit(SessionEvent::Webdav(ev)).await,
+                (channel, _kind, end) = self.table.next_end() => self.on_channel_end(channel, end).await,
                 _ = ticker.tick() => {
-                    let now = self.shared.share_activity();
-                    if now != last_activity {
-                        last_activity = now;
-                        self.emit(SessionEvent::ShareActivity(now)).await;
+                    if let Some(ev) = sharing::activity_update(&self.shared, &mut last_activity) {
+                        self.emit(ev).await;
                     }
-                }
-                done = webdav_done => {
-                    self.webdav_task = None;
-                    self.on_webdav_end(done).await;
                 }
             }
-        }
-    }
-
-    fn register_counters(&self, id: ChannelId) -> Arc<ByteCounters> {
-        let counters = Arc::new(ByteCounters::default());
-        if let Ok(mut list) = self.shared.channels.lock() {
-            list.retain(|(c, _)| *c != id);
-            list.push((id, counters.clone()));
-        }
-        counters
-    }
-
-    fn route(&self) -> Route {
-        Route { addr: self.config.addr.clone(), transport: self.config.transport.clone() }
-    }
-
-    fn link_request(&self, connection_id: u32, channel: ChannelId, caps: crate::protocol::caps::Caps) -> LinkRequest {
-        LinkRequest {
-            connection_id,
-            channel,
-            channel_caps: caps,
-            password: self.config.password.clone(),
-            addr: self.config.addr.clone(),
         }
     }
 
@@ -487,104 +381,60 @@ impl Core {
             MainEvent::Notice(n) => {
                 self.emit(SessionEvent::Notice { severity: n.severity, message: n.message }).await;
             }
-            MainEvent::ChannelsList(list) => {
-                for ch in list {
-                    if !self.offered.insert(ch) {
-                        continue;
-                    }
-                    self.emit(SessionEvent::ChannelOffered(ch)).await;
-                    if ch.channel_type == ChannelType::Webdav && self.webdav_channel.is_none() {
-                        self.webdav_channel = Some(ch);
-                        self.start_webdav(Duration::ZERO);
-                    } else {
-                        self.emit(SessionEvent::ChannelNotHandled(ch)).await;
-                    }
-                }
-                if !self.seen_first_list {
-                    self.seen_first_list = true;
-                    if self.webdav_channel.is_none() {
-                        self.emit(SessionEvent::NoWebdavChannel).await;
-                    }
-                }
-            }
+            MainEvent::ChannelsList(list) => self.on_channels_list(list).await,
             MainEvent::Closed { .. } => {}
         }
     }
 
-    fn start_webdav(&mut self, delay: Duration) {
-        let (Some(channel), Some(session_id)) = (self.webdav_channel, self.session_id) else { return };
-        let lz4 = self.config.webdav.lz4;
-        let req = self.link_request(session_id, channel, vmc_caps(lz4));
-        let counters = self.register_counters(channel);
-        let route = self.route();
-        let capture = self.capture.clone();
-        let share = self.shared.share.clone();
-        let config = self.config.webdav.clone();
-        let stats = self.shared.webdav.clone();
-        let wd_events = self.webdav_events.0.clone();
-        let events = self.events.clone();
-        self.webdav_task = Some(tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let linked = open_channel(&route, capture.as_ref(), req, MAX_WEBDAV_MESSAGE, DATA_QUEUE, counters).await?;
-            let compress = lz4 && linked.info.server_channel.has(SPICEVMC_CAP_DATA_COMPRESS_LZ4);
-            let _ = events.send(SessionEvent::ChannelLinked(channel)).await;
-            let ctx = WebdavContext { compress, share, config, stats, events: wd_events };
-            Ok(run_webdav(linked.reader, linked.writer, ctx).await)
-        }));
-    }
-
-    fn stop_webdav(&mut self) {
-        if let Some(t) = self.webdav_task.take() {
-            t.abort();
+    /// The initial channel list or a hot-plugged one: every new channel whose type has a kind is linked.
+    async fn on_channels_list(&mut self, list: Vec<ChannelId>) {
+        for ch in list {
+            if !self.offered.insert(ch) {
+                continue;
+            }
+            self.emit(SessionEvent::ChannelOffered(ch)).await;
+            match (self.table.kind_for(ch), &self.env, self.session_id) {
+                (Some(kind), Some(env), Some(session_id)) if !self.table.contains(ch) => {
+                    self.table.start(ch, kind, env, session_id, Duration::ZERO)
+                }
+                _ => self.emit(SessionEvent::ChannelNotHandled(ch)).await,
+            }
+        }
+        if !self.seen_first_list {
+            self.seen_first_list = true;
+            let missing: Vec<SessionEvent> = self
+                .table
+                .kinds()
+                .iter()
+                .filter(|k| !self.offered.iter().any(|c| c.channel_type == k.channel_type()))
+                .filter_map(|k| k.missing_event())
+                .collect();
+            for ev in missing {
+                self.emit(ev).await;
+            }
         }
     }
 
-    async fn on_webdav_end(&mut self, done: Result<Result<ChannelEnd, LinkFailure>, tokio::task::JoinError>) {
-        let Some(channel) = self.webdav_channel else { return };
-        match done {
-            Ok(Ok(ChannelEnd::Closed(reason))) => {
-                let reason = reason.map_or("closed by the server".to_string(), |r| format!("server said {r}"));
-                self.emit(SessionEvent::ChannelClosed { channel, reason }).await;
-            }
-            Ok(Ok(ChannelEnd::Failed(e))) => self.emit(SessionEvent::ChannelClosed { channel, reason: e }).await,
-            Ok(Err(e)) => self.emit(SessionEvent::ChannelFailed { channel, error: e.to_string() }).await,
-            Err(e) if e.is_cancelled() => {}
+    async fn on_channel_end(&mut self, channel: ChannelId, end: TaskEnd) {
+        match end {
+            Ok(end) => self.emit(SessionEvent::ChannelClosed { channel, reason: end.describe() }).await,
             Err(e) => self.emit(SessionEvent::ChannelFailed { channel, error: e.to_string() }).await,
         }
     }
 
-    /// Installs or removes the share. Changing or stopping an active share relinks the WebDAV channel, which is
-    /// the only way to make the guest's spice-webdavd drop its connections (it ignores our close frames).
-    async fn set_share(&mut self, cfg: Option<ShareConfig>) -> Result<(), String> {
-        let server = match cfg {
-            Some(cfg) => Some(ShareServer::new(cfg).map_err(|e| e.to_string())?),
-            None => None,
-        };
-        let had_share = self.shared.current_share().is_some();
-        let event = match &server {
-            Some(s) => SessionEvent::SharingStarted { root: s.root().to_path_buf(), read_only: s.read_only() },
-            None => SessionEvent::SharingStopped,
-        };
-        if server.is_none() && !had_share {
-            return Ok(());
+    /// Starts, replaces or stops the share; relinks the WebDAV channel when the guest must drop its connections.
+    async fn share(&mut self, cfg: Option<ShareConfig>) {
+        let starting = cfg.is_some();
+        match sharing::set_share(&self.shared, &self.events, cfg).await {
+            Ok(true) => {
+                if let (Some(env), Some(session_id)) = (&self.env, self.session_id) {
+                    self.table.relink_type(ChannelType::Webdav, env, session_id, sharing::RELINK_DELAY);
+                }
+            }
+            Ok(false) => {}
+            Err(e) if starting => self.emit(SessionEvent::ShareError(e)).await,
+            Err(_) => {}
         }
-        if let Ok(mut slot) = self.shared.share.write() {
-            *slot = server;
-        }
-        self.emit(event).await;
-        if had_share && self.webdav_task.is_some() {
-            self.stop_webdav();
-            self.start_webdav(RELINK_DELAY);
-        }
-        Ok(())
-    }
-}
-
-struct AbortGuard<T>(JoinHandle<T>);
-
-impl<T> Drop for AbortGuard<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -1,0 +1,120 @@
+//! Folder sharing in the session: the WebDAV channel's [`ChannelKind`], the share slot it serves, starting and
+//! stopping a share, and the activity snapshots the front ends show.
+
+use super::table::{ChannelContext, ChannelFuture, ChannelKind, LinkedChannel};
+use super::{SessionEvent, SessionShared, ShareActivity};
+use crate::channels::vmc::vmc_caps;
+use crate::channels::webdav::{
+    run_webdav, ShareSlot, WebdavConfig, WebdavContext, WebdavStats, DATA_QUEUE, MAX_WEBDAV_MESSAGE,
+};
+use crate::protocol::caps::Caps;
+use crate::protocol::constants::{ChannelType, SPICEVMC_CAP_DATA_COMPRESS_LZ4};
+use crate::webdav::server::{ShareConfig, ShareServer};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Delay before relinking the WebDAV channel after stopping a share (spice-webdavd restarts after ~1 s).
+pub(crate) const RELINK_DELAY: Duration = Duration::from_millis(200);
+/// Capacity of a WebDAV channel's event queue.
+const WEBDAV_EVENTS: usize = 1024;
+
+/// The WebDAV channel (type 11): serves the share in [`SessionShared::share`] to the guest's spice-webdavd.
+pub(crate) struct WebdavKind {
+    config: WebdavConfig,
+    share: ShareSlot,
+    stats: Arc<WebdavStats>,
+}
+
+impl WebdavKind {
+    pub(crate) fn new(config: WebdavConfig, shared: &SessionShared) -> Self {
+        WebdavKind { config, share: shared.share.clone(), stats: shared.webdav.clone() }
+    }
+}
+
+impl ChannelKind for WebdavKind {
+    fn channel_type(&self) -> ChannelType {
+        ChannelType::Webdav
+    }
+
+    fn caps(&self) -> Caps {
+        vmc_caps(self.config.lz4)
+    }
+
+    fn max_message(&self) -> u32 {
+        MAX_WEBDAV_MESSAGE
+    }
+
+    fn data_queue(&self) -> usize {
+        DATA_QUEUE
+    }
+
+    fn single(&self) -> bool {
+        // One share, one mux: a second WebDAV channel would serve the same guest twice.
+        true
+    }
+
+    fn missing_event(&self) -> Option<SessionEvent> {
+        Some(SessionEvent::NoWebdavChannel)
+    }
+
+    fn run(&self, linked: LinkedChannel, ctx: ChannelContext) -> ChannelFuture {
+        let compress = self.config.lz4 && linked.info.server_channel.has(SPICEVMC_CAP_DATA_COMPRESS_LZ4);
+        let (tx, mut rx) = mpsc::channel(WEBDAV_EVENTS);
+        let webdav = WebdavContext {
+            compress,
+            share: self.share.clone(),
+            config: self.config.clone(),
+            stats: self.stats.clone(),
+            events: tx,
+        };
+        Box::pin(async move {
+            // The channel's events go straight to the front end; they end when the channel does.
+            let forward = async {
+                while let Some(ev) = rx.recv().await {
+                    if ctx.events.send(SessionEvent::Webdav(ev)).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let (end, ()) = tokio::join!(run_webdav(linked.reader, linked.writer, webdav), forward);
+            end
+        })
+    }
+}
+
+/// Installs or removes the share and reports it. Returns whether the WebDAV channel must be relinked: changing or
+/// stopping an active share relinks it, which is the only way to make the guest's spice-webdavd drop its
+/// connections (it ignores our close frames).
+pub(crate) async fn set_share(
+    shared: &SessionShared,
+    events: &mpsc::Sender<SessionEvent>,
+    cfg: Option<ShareConfig>,
+) -> Result<bool, String> {
+    let server = match cfg {
+        Some(cfg) => Some(ShareServer::new(cfg).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let had_share = shared.current_share().is_some();
+    if server.is_none() && !had_share {
+        return Ok(false);
+    }
+    let event = match &server {
+        Some(s) => SessionEvent::SharingStarted { root: s.root().to_path_buf(), read_only: s.read_only() },
+        None => SessionEvent::SharingStopped,
+    };
+    if let Ok(mut slot) = shared.share.write() {
+        *slot = server;
+    }
+    let _ = events.send(event).await;
+    Ok(had_share)
+}
+
+/// The activity event to send, if anything changed since `last`.
+pub(crate) fn activity_update(shared: &SessionShared, last: &mut ShareActivity) -> Option<SessionEvent> {
+    let now = shared.share_activity();
+    (now != *last).then(|| {
+        *last = now;
+        SessionEvent::ShareActivity(now)
+    })
+}
