@@ -1,8 +1,9 @@
 //! Command-line arguments.
 
-use crate::channels::link::Password;
 use crate::channels::webdav::WebdavConfig;
+use crate::connect::addr::format_addr;
 use crate::connect::dial::{TlsEndpoint, Transport};
+use crate::connect::password::Password;
 use crate::connect::proxy::{ProxyUrl, ProxyUrlError};
 use crate::connect::target::{ConnectTarget, SecureChannels};
 use crate::connect::tls::{TlsConfig, TlsOptions, TlsSetupError};
@@ -241,7 +242,7 @@ impl Cli {
         };
         tracing::debug!("connection target: {}", target.describe());
         Ok(SessionConfig {
-            addr: target.port.map(|p| uri::format_addr(&target.host, p)).unwrap_or_default(),
+            addr: target.port.map(|p| format_addr(&target.host, p)).unwrap_or_default(),
             password,
             transport: Transport {
                 tls,

@@ -6,14 +6,17 @@
 
 use crate::capture::CaptureSet;
 use crate::channels::io::{spawn_writer, ByteCounters, MessageReader, SharedCapture};
-use crate::channels::link::{link, LinkFailure, LinkInfo, LinkRequest, Password};
+use crate::channels::link::{link, LinkFailure, LinkInfo, LinkRequest};
 use crate::channels::main_channel::{main_caps, run_main, MainEvent, MAX_MAIN_MESSAGE};
 use crate::channels::vmc::vmc_caps;
 use crate::channels::webdav::{
     run_webdav, ShareSlot, WebdavConfig, WebdavContext, WebdavEnd, WebdavEvent, WebdavStats, DATA_QUEUE,
     MAX_WEBDAV_MESSAGE,
 };
-use crate::connect::dial::{dial, split_addr, Transport};
+use crate::connect::addr::{format_addr, split_addr};
+use crate::connect::dial::{dial, BoxStream, Transport};
+use crate::connect::error::ConnectError;
+use crate::connect::password::Password;
 use crate::protocol::base::Severity;
 use crate::protocol::constants::{ChannelType, LinkError, SPICEVMC_CAP_DATA_COMPRESS_LZ4};
 use crate::protocol::main_channel::ChannelId;
@@ -259,7 +262,7 @@ async fn run(
 
 /// A linked channel's halves, ready to run.
 struct LinkedChannel {
-    reader: MessageReader<tokio::io::ReadHalf<crate::channels::io::BoxStream>>,
+    reader: MessageReader<tokio::io::ReadHalf<BoxStream>>,
     writer: crate::channels::io::WriterHandle,
     info: LinkInfo,
 }
@@ -291,7 +294,7 @@ async fn open_channel(
             let attempt = dial(&host, port, None, proxy).await;
             let result = match attempt {
                 Ok(dialed) => link_dialed(dialed, capture, &req, max_message, data_queue, counters.clone()).await,
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             };
             match result {
                 Err(LinkFailure::NeedSecured { channel }) if tls.is_some() => {
@@ -299,7 +302,7 @@ async fn open_channel(
                         "the server requires TLS for the {channel} channel (NEED_SECURED); retrying over TLS"
                     )
                 }
-                Err(e @ LinkFailure::Refused { .. }) if tls.is_some() => {
+                Err(e @ LinkFailure::Connect(ConnectError::Refused { .. })) if tls.is_some() => {
                     tracing::info!("{e}; trying the TLS port")
                 }
                 other => return other,
@@ -310,7 +313,7 @@ async fn open_channel(
     let Some(tls) = tls else {
         return Err(LinkFailure::NeedSecured { channel: channel.name() });
     };
-    req.addr = crate::connect::uri::format_addr(&tls.host, tls.port);
+    req.addr = format_addr(&tls.host, tls.port);
     let dialed = dial(&tls.host, tls.port, Some(&tls.config), proxy).await?;
     let linked = link_dialed(dialed, capture, &req, max_message, data_queue, counters).await?;
     tracing::debug!("{} channel linked over TLS to {}", channel.name(), req.addr);

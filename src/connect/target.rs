@@ -1,8 +1,8 @@
 //! The resolved connection target that every source (`--direct`, a `.vv` file, a URI) produces, and the
 //! secure-channels policy.
 
+use super::password::Password;
 use super::proxy::ProxyUrl;
-use crate::channels::link::Password;
 use crate::protocol::constants::ChannelType;
 
 /// Where and how to connect, as one source gave it. Fields a source did not set are `None`.

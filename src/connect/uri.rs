@@ -1,4 +1,4 @@
-//! `spice://` and `spice+tls://` URIs, `--direct HOST:PORT[:TLS_PORT]`, and the HOST:PORT syntax they share.
+//! `spice://` and `spice+tls://` URIs and `--direct HOST:PORT[:TLS_PORT]` (HOST:PORT itself is in `addr`).
 //!
 //! Accepted URIs (as spice-gtk's `spice_uri_parse` accepts them, minus `spice+unix://`):
 //! - `spice://HOST:PORT` — the plain port;
@@ -9,8 +9,9 @@
 //! IPv6 literals go in brackets: `spice://[2001:db8::1]:5900`. A port given twice is an error, as is an unknown
 //! query key, so a typo never silently connects somewhere else.
 
+use super::addr::{check_host, parse_port};
+use super::password::Password;
 use super::target::ConnectTarget;
-use crate::channels::link::Password;
 use std::net::Ipv6Addr;
 
 /// The longest URI or `--direct` value accepted.
@@ -45,23 +46,6 @@ pub fn looks_like_uri(s: &str) -> bool {
     }
 }
 
-/// Parses a port number: 1..=65535.
-pub fn parse_port(s: &str) -> Option<u16> {
-    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse::<u16>().ok().filter(|p| *p > 0)
-}
-
-/// HOST:PORT for connecting and for messages: IPv6 literals get brackets.
-pub fn format_addr(host: &str, port: u16) -> String {
-    if host.parse::<Ipv6Addr>().is_ok() {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
 /// Splits `[v6]:rest` or `host:rest` into the host and what follows the first separating colon (if any).
 fn split_host(s: &str) -> Result<(&str, Option<&str>), String> {
     if let Some(inner) = s.strip_prefix('[') {
@@ -82,17 +66,6 @@ fn split_host(s: &str) -> Result<(&str, Option<&str>), String> {
             None => Ok((s, None)),
         }
     }
-}
-
-/// Checks a host name: not empty, no whitespace or control characters (it ends up in a proxy request line).
-pub fn check_host(host: &str) -> Result<(), String> {
-    if host.is_empty() {
-        return Err("the host is empty".into());
-    }
-    if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("the host {host:?} contains spaces or control characters"));
-    }
-    Ok(())
 }
 
 /// Parses `--direct`: `HOST:PORT`, `HOST:PORT:TLS_PORT`, `HOST::TLS_PORT` or `HOST:PORT:` (IPv6 in brackets).
@@ -312,9 +285,5 @@ mod tests {
     fn helpers() {
         assert!(looks_like_uri("spice://h:1") && looks_like_uri("spice+tls://h:1"));
         assert!(!looks_like_uri("./file.vv") && !looks_like_uri("C:\\x.vv") && !looks_like_uri("://x"));
-        assert_eq!(format_addr("::1", 5900), "[::1]:5900");
-        assert_eq!(format_addr("vmhost", 5900), "vmhost:5900");
-        assert_eq!(parse_port("065535"), None);
-        assert_eq!(parse_port("65535"), Some(65535));
     }
 }
