@@ -6,6 +6,7 @@
 //! - [`uri`]: `spice://` and `spice+tls://` URIs, and `--direct`.
 //! - [`addr`]: the HOST:PORT syntax shared by every source and every dial.
 //! - [`password`]: [`password::Password`], a secret that never shows up in logs.
+//! - [`percent`]: the one %-decoder of URIs and proxy credentials.
 //! - [`proxy`]: HTTP CONNECT proxies (`http://[user:pass@]host:port`) with Basic credentials.
 //! - [`tls`]: rustls client configuration with spice-gtk's certificate checks (CA, host subject, host name).
 //! - [`tcp`]: TCP connect with a timeout, and the timeout of each step of opening a channel.
@@ -19,6 +20,7 @@ pub mod addr;
 pub mod dial;
 pub mod error;
 pub mod password;
+pub mod percent;
 pub mod proxy;
 pub mod target;
 pub mod tcp;

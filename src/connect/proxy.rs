@@ -8,6 +8,7 @@
 use super::addr::{check_host, format_addr, parse_port};
 use super::error::ConnectError;
 use super::password::Password;
+use super::percent::decode_utf8;
 use super::tcp::{connect_tcp, CONNECT_TIMEOUT};
 use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -106,12 +107,8 @@ impl ProxyUrl {
             None => (None, None),
             Some(info) => {
                 let (u, p) = info.split_once(':').unwrap_or((info, ""));
-                let decode = |s: &str| {
-                    percent_encoding::percent_decode_str(s)
-                        .decode_utf8()
-                        .map(|c| c.into_owned())
-                        .map_err(|_| err("the credentials are not UTF-8 after %-decoding"))
-                };
+                let decode =
+                    |s: &str| decode_utf8(s).ok_or_else(|| err("the credentials are not UTF-8 after %-decoding"));
                 (Some(decode(u)?), Some(Password::new(decode(p)?)))
             }
         };

@@ -11,6 +11,7 @@
 
 use super::addr::{check_host, parse_port};
 use super::password::Password;
+use super::percent::{decode_utf8, has_malformed_escape};
 use super::target::ConnectTarget;
 use std::net::Ipv6Addr;
 
@@ -173,21 +174,11 @@ fn short(s: &str) -> String {
 }
 
 fn decode(s: &str, what: &str) -> Result<String, UriError> {
-    let bytes = s.as_bytes();
-    // Reject malformed escapes rather than passing them through as percent-encoding's decoder would.
-    let mut i = 0;
-    while let Some(pos) = bytes.get(i..).and_then(|rest| rest.iter().position(|b| *b == b'%')) {
-        let at = i + pos;
-        let ok = bytes.get(at + 1..at + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
-        if !ok {
-            return Err(UriError::Invalid(format!("{what} has a malformed %-escape")));
-        }
-        i = at + 3;
+    // Reject malformed escapes rather than passing them through as the decoder would.
+    if has_malformed_escape(s) {
+        return Err(UriError::Invalid(format!("{what} has a malformed %-escape")));
     }
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .map(|c| c.into_owned())
-        .map_err(|_| UriError::Invalid(format!("{what} is not UTF-8 after %-decoding")))
+    decode_utf8(s).ok_or_else(|| UriError::Invalid(format!("{what} is not UTF-8 after %-decoding")))
 }
 
 /// A URI safe to log: the `password` query value replaced by `<redacted>`.
