@@ -30,6 +30,11 @@ pub const WRITE_METHODS: &[&str] = &["PUT", "PATCH", "DELETE", "MKCOL", "COPY", 
 pub(super) const KNOWN_UNSUPPORTED: &[&str] =
     &["POST", "TRACE", "CONNECT", "REPORT", "MKCALENDAR", "MKADDRESSBOOK", "SEARCH"];
 
+/// Whether `method` (in any case) changes the share, as [`WRITE_METHODS`] lists them.
+pub fn is_write_method(method: &str) -> bool {
+    WRITE_METHODS.iter().any(|m| m.eq_ignore_ascii_case(method))
+}
+
 /// The methods a share serves, in `Allow` order: [`READ_METHODS`] when it is read-only, else [`ALL_METHODS`].
 pub(super) fn allowed_methods(read_only: bool) -> &'static [&'static str] {
     if read_only {
