@@ -51,6 +51,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, PcapError, TsResolution};
 
+use crate::protocol::link::{LinkHeader, LINK_HEADER_SIZE};
+
 /// Largest IP packet we emit (the IPv4 total-length field and IPv6 payload-length are 16 bits).
 const MAX_IP_PACKET: usize = 65535;
 /// pcap snapshot length; every packet we write fits entirely.
@@ -444,8 +446,6 @@ impl Drop for ChannelCapture {
     }
 }
 
-/// Size of the SPICE link header (`REDQ`, major, minor, size).
-const LINK_HEADER_LEN: usize = 16;
 /// Most segment cuts a stream needs during the link stage.
 const MAX_LINK_CUTS: usize = 4;
 /// Where the client stream is cut, relative to the end of its link message: after the link message,
@@ -469,7 +469,7 @@ struct LinkCuts {
     /// Cut offsets relative to the end of the link message (valid until the header is known).
     relative: &'static [u64],
     /// The first bytes of the stream, until the link header is complete.
-    header: [u8; LINK_HEADER_LEN],
+    header: [u8; LINK_HEADER_SIZE],
     /// Absolute stream offsets at which segments must end (once the header is known).
     cuts: [u64; MAX_LINK_CUTS],
     ncuts: usize,
@@ -481,7 +481,7 @@ struct LinkCuts {
 
 impl LinkCuts {
     fn new(relative: &'static [u64]) -> Self {
-        Self { relative, header: [0; LINK_HEADER_LEN], cuts: [0; MAX_LINK_CUTS], ncuts: 0, pos: 0, active: true }
+        Self { relative, header: [0; LINK_HEADER_SIZE], cuts: [0; MAX_LINK_CUTS], ncuts: 0, pos: 0, active: true }
     }
 
     /// Consumes the next `bytes` of the stream and returns the offsets within `bytes` (ascending,
@@ -494,11 +494,11 @@ impl LinkCuts {
         }
         let start = self.pos;
         let len = bytes.len() as u64;
-        if start < LINK_HEADER_LEN as u64 {
+        if start < LINK_HEADER_SIZE as u64 {
             let at = start as usize;
-            let take = (LINK_HEADER_LEN - at).min(bytes.len());
+            let take = (LINK_HEADER_SIZE - at).min(bytes.len());
             self.header[at..at + take].copy_from_slice(&bytes[..take]);
-            if at + take == LINK_HEADER_LEN {
+            if at + take == LINK_HEADER_SIZE {
                 self.learn_header();
             }
         }
@@ -510,20 +510,19 @@ impl LinkCuts {
                 n += 1;
             }
         }
-        if self.pos >= LINK_HEADER_LEN as u64 && self.cuts[..self.ncuts].iter().all(|&cut| cut <= self.pos) {
+        if self.pos >= LINK_HEADER_SIZE as u64 && self.cuts[..self.ncuts].iter().all(|&cut| cut <= self.pos) {
             self.active = false;
         }
         (out, n)
     }
 
     fn learn_header(&mut self) {
-        let h = &self.header;
-        if &h[..4] != b"REDQ" {
+        let Ok(header) = LinkHeader::parse(&self.header) else {
+            // Not a SPICE link header (or one the link itself refuses): nothing to cut.
             self.active = false;
             return;
-        }
-        let size = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
-        let link_end = LINK_HEADER_LEN as u64 + u64::from(size);
+        };
+        let link_end = LINK_HEADER_SIZE as u64 + u64::from(header.size);
         for (slot, rel) in self.cuts.iter_mut().zip(self.relative) {
             *slot = link_end + rel;
         }

@@ -1,8 +1,9 @@
 //! Command-line arguments.
 
-use crate::channels::link::Password;
 use crate::channels::webdav::WebdavConfig;
+use crate::connect::addr::format_addr;
 use crate::connect::dial::{TlsEndpoint, Transport};
+use crate::connect::password::Password;
 use crate::connect::proxy::{ProxyUrl, ProxyUrlError};
 use crate::connect::target::{ConnectTarget, SecureChannels};
 use crate::connect::tls::{TlsConfig, TlsOptions, TlsSetupError};
@@ -10,6 +11,7 @@ use crate::connect::uri::{self, UriError};
 use crate::connect::vv::{self, VvError};
 use crate::session::SessionConfig;
 use crate::webdav::server::ShareConfig;
+use crate::webdav::share_dir::{self, ShareDirError};
 use clap::Parser;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -109,13 +111,8 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The shared directory is unusable.
-    #[error("--share-dir {path}: {reason}")]
-    ShareDir {
-        /// The path given.
-        path: String,
-        /// What is wrong.
-        reason: String,
-    },
+    #[error("--share-dir {0}")]
+    ShareDir(#[from] ShareDirError),
     /// Not exactly one connection source.
     #[error(
         "{0}: give exactly one of --direct HOST:PORT[:TLS_PORT], --file FILE.vv, or a .vv file or spice:// URI \
@@ -233,7 +230,7 @@ impl Cli {
         };
         let share = match &self.share_dir {
             Some(path) => Some(ShareConfig {
-                root: check_share_dir(path)?,
+                root: share_dir::check(path)?,
                 read_only: self.share_dir_ro,
                 private: self.share_private,
             }),
@@ -241,7 +238,7 @@ impl Cli {
         };
         tracing::debug!("connection target: {}", target.describe());
         Ok(SessionConfig {
-            addr: target.port.map(|p| uri::format_addr(&target.host, p)).unwrap_or_default(),
+            addr: target.port.map(|p| format_addr(&target.host, p)).unwrap_or_default(),
             password,
             transport: Transport {
                 tls,
@@ -258,16 +255,6 @@ impl Cli {
             },
         })
     }
-}
-
-/// Checks that `path` exists and is a directory, and returns its canonical absolute form.
-pub fn check_share_dir(path: &std::path::Path) -> Result<PathBuf, ConfigError> {
-    let err = |reason: String| ConfigError::ShareDir { path: path.display().to_string(), reason };
-    let canonical = std::fs::canonicalize(path).map_err(|e| err(format!("cannot open it ({e})")))?;
-    if !canonical.is_dir() {
-        return Err(err("not a directory".into()));
-    }
-    Ok(canonical)
 }
 
 #[cfg(test)]

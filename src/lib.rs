@@ -6,7 +6,8 @@
 //! - [`channels`]: one module per channel type, plus the shared link and VMC transport code.
 //! - [`connect`]: connection sources (`--direct`, `.vv` files, `spice://` URIs), TLS and HTTP CONNECT proxies.
 //! - [`session`]: the session core that both front ends drive.
-//! - [`app`]: the desktop window (egui); [`headless`]: the front end without a window.
+//! - [`app`]: the desktop window (egui); [`headless`]: the front end without a window; [`event_log`]: how both
+//!   log a session's events.
 //! - [`webdav`]: the WebDAV mux and the embedded WebDAV server for folder sharing.
 //! - [`capture`]: pcap capture of each channel's traffic.
 
@@ -17,6 +18,7 @@ pub mod channels;
 pub mod cli;
 pub mod codecs;
 pub mod connect;
+pub mod event_log;
 pub mod headless;
 pub mod protocol;
 pub mod session;

@@ -4,8 +4,8 @@
 mod qemu;
 
 use qemu::{events_until, Qemu};
-use ryll::channels::link::Password;
 use ryll::channels::webdav::WebdavEvent;
+use ryll::connect::password::Password;
 use ryll::protocol::constants::ChannelType;
 use ryll::protocol::main_channel::ChannelId;
 use ryll::session::{self, SessionConfig, SessionEnd, SessionEvent};

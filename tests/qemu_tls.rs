@@ -4,9 +4,9 @@
 mod qemu;
 
 use qemu::{events_until, Qemu, QemuOptions, TestPki, SERVER_SUBJECT};
-use ryll::channels::link::Password;
 use ryll::channels::webdav::WebdavEvent;
 use ryll::connect::dial::{TlsEndpoint, Transport};
+use ryll::connect::password::Password;
 use ryll::connect::target::SecureChannels;
 use ryll::connect::tls::{TlsConfig, TlsOptions};
 use ryll::protocol::constants::ChannelType;

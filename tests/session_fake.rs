@@ -3,7 +3,7 @@
 
 mod support;
 
-use ryll::channels::link::Password;
+use ryll::connect::password::Password;
 use ryll::protocol::base::Severity;
 use ryll::protocol::caps::Caps;
 use ryll::protocol::constants::{

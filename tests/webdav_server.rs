@@ -11,9 +11,8 @@ use std::time::Duration;
 use common::{
     connect, connect_with_buffer, hrefs, populated_dir, raw_request, share, tree, wait_for_idle, LOCKINFO, TIMEOUT,
 };
-use ryll::webdav::server::{
-    not_sharing_response, over_capacity_response, ShareConfig, ShareError, ShareServer, HEADER_READ_TIMEOUT,
-};
+use ryll::webdav::server::{ShareConfig, ShareError, ShareServer, HEADER_READ_TIMEOUT};
+use ryll::webdav::unavailable::{not_sharing_response, over_capacity_response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Method, path, extra headers and body of one request.

@@ -12,6 +12,7 @@ use super::style::{self, Tone};
 use super::{Clock, CommandSink};
 use crate::session::SessionCommand;
 use crate::webdav::server::ShareConfig;
+use crate::webdav::share_dir;
 use eframe::egui;
 use eframe::egui::{Label, RichText, Ui};
 use std::path::{Path, PathBuf};
@@ -255,9 +256,9 @@ impl FoldersPanel {
     }
 
     fn share_clicked(&mut self, state: &mut SessionState, live: &LiveShare, commands: &CommandSink) {
-        let root = match crate::cli::check_share_dir(Path::new(self.path.trim())) {
+        let root = match share_dir::check(Path::new(self.path.trim())) {
             Ok(root) => root,
-            Err(e) => return state.push_error(e.to_string().replacen("--share-dir ", "", 1)),
+            Err(e) => return state.push_error(e.to_string()),
         };
         let cfg = ShareConfig { root, read_only: self.read_only, private: self.private };
         if let Some(what) = self.broad(&cfg.root) {

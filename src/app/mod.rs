@@ -253,10 +253,7 @@ async fn forward_events(
     ctx: egui::Context,
 ) {
     while let Some(ev) = events.recv().await {
-        match &ev {
-            SessionEvent::Ended(end) if !end.is_clean() => tracing::error!("session ended: {end}"),
-            other => crate::headless::log_event(other),
-        }
+        crate::event_log::log_event(&ev);
         if inbox.send(AppMessage::Session(ev)).is_err() {
             return;
         }

@@ -7,6 +7,7 @@ use crate::channels::webdav::WebdavEvent;
 use crate::protocol::constants::ChannelType;
 use crate::protocol::main_channel::ChannelId;
 use crate::session::{SessionEnd, SessionEvent, ShareActivity};
+use crate::webdav::methods::is_write_method;
 use crate::webdav::server::InFlightProgress;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -321,15 +322,7 @@ impl SessionState {
     }
 }
 
-/// HTTP methods that change the share; one in flight counts as an upload that stopping would cut off.
-pub const WRITE_METHODS: &[&str] = &["PUT", "PATCH", "DELETE", "MKCOL", "COPY", "MOVE", "PROPPATCH", "LOCK", "UNLOCK"];
-
-/// Whether `method` changes the share.
-pub fn is_write_method(method: &str) -> bool {
-    WRITE_METHODS.iter().any(|m| m.eq_ignore_ascii_case(method))
-}
-
-/// How many of the requests in flight change the share.
+/// How many of the requests in flight change the share: each counts as an upload that stopping would cut off.
 pub fn uploads_in_flight(in_flight: &[InFlightProgress]) -> usize {
     in_flight.iter().filter(|p| is_write_method(&p.request.method)).count()
 }

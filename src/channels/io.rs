@@ -18,13 +18,6 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-/// Any byte stream a channel can run on (TCP now, TLS later).
-pub trait ChannelStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> ChannelStream for T {}
-
-/// A boxed channel stream.
-pub type BoxStream = Box<dyn ChannelStream>;
-
 /// A capture file shared by a channel's reader and writer.
 pub type SharedCapture = Arc<Mutex<ChannelCapture>>;
 

@@ -1,7 +1,10 @@
-//! Connecting and linking one channel: TCP connect, link message, link reply, ticket, link result.
+//! Linking one channel over a stream `connect::dial` opened: link message, link reply, ticket, link result.
 
 use super::io::{record, HeaderMode, SharedCapture};
 use crate::capture::Direction;
+use crate::connect::error::ConnectError;
+use crate::connect::password::Password;
+use crate::connect::tcp::CONNECT_TIMEOUT;
 use crate::protocol::caps::Caps;
 use crate::protocol::constants::{
     LinkError, COMMON_CAP_AUTH_SPICE, COMMON_CAP_MINI_HEADER, COMMON_CAP_PROTOCOL_AUTH_SELECTION, VERSION_MAJOR,
@@ -10,58 +13,14 @@ use crate::protocol::link::{parse_link_result, select_auth, LinkHeader, LinkMess
 use crate::protocol::main_channel::ChannelId;
 use crate::protocol::ticket::encrypt_ticket;
 use crate::protocol::ProtocolError;
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// How long a TCP connect or a link exchange may take.
-pub const LINK_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// A password that never shows up in logs or debug output.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    /// Wraps a password.
-    pub fn new(s: impl Into<String>) -> Self {
-        Password(s.into())
-    }
-
-    /// The bytes to put in the ticket.
-    pub fn expose(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-}
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Password(<redacted>)")
-    }
-}
 
 /// Why a channel could not be connected or linked. Each message names the cause and the next step.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkFailure {
-    /// Nothing listens on the address.
-    #[error("connection refused by {addr}: is the SPICE server running and is the port right?")]
-    Refused {
-        /// HOST:PORT.
-        addr: String,
-    },
-    /// The connect or the link exchange took too long.
-    #[error("timed out connecting to {addr}: check the address and any firewall between here and the server")]
-    Timeout {
-        /// HOST:PORT.
-        addr: String,
-    },
-    /// Another connect error (DNS, unreachable network, ...).
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        /// HOST:PORT.
-        addr: String,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// The channel's stream could not be opened (TCP, proxy, TLS), or the link exchange timed out.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     /// The server refused the password.
     #[error(
         "the server refused the password for the {channel} channel (PERMISSION_DENIED): check the password given \
@@ -79,90 +38,6 @@ pub enum LinkFailure {
     NeedSecured {
         /// The channel.
         channel: String,
-    },
-    /// The server's certificate does not chain to a trusted CA.
-    #[error(
-        "the TLS certificate of {addr} is not trusted ({reason}): pass the CA that signed it with --ca-file FILE \
-         (or the .vv file's ca= key)"
-    )]
-    TlsUntrusted {
-        /// HOST:PORT.
-        addr: String,
-        /// What the verifier said.
-        reason: String,
-    },
-    /// The certificate's subject is not the one asked for.
-    #[error(
-        "the TLS certificate of {addr} has the subject \"{actual}\", not the expected \"{expected}\": check \
-         --host-subject (or the .vv file's host-subject= key)"
-    )]
-    TlsSubjectMismatch {
-        /// HOST:PORT.
-        addr: String,
-        /// The subject that was expected.
-        expected: String,
-        /// The certificate's subject.
-        actual: String,
-    },
-    /// The certificate does not name the host.
-    #[error(
-        "the TLS certificate of {addr} is not valid for {host} (it names {names}): connect with a name the \
-         certificate lists, or pass --host-subject with the certificate's subject"
-    )]
-    TlsHostnameMismatch {
-        /// HOST:PORT.
-        addr: String,
-        /// The host name checked.
-        host: String,
-        /// The names the certificate holds.
-        names: String,
-    },
-    /// The certificate was rejected for another reason (expired, not yet valid, unusable).
-    #[error("the TLS certificate of {addr} was rejected: {reason}")]
-    TlsCertificate {
-        /// HOST:PORT.
-        addr: String,
-        /// Why.
-        reason: String,
-    },
-    /// The TLS handshake failed for a reason other than the certificate.
-    #[error(
-        "the TLS handshake with {addr} failed ({reason}): check that this is the server's TLS port (tls-port), \
-         not its plain port"
-    )]
-    TlsHandshake {
-        /// HOST:PORT.
-        addr: String,
-        /// Why.
-        reason: String,
-    },
-    /// The HTTP proxy cannot be reached.
-    #[error("cannot reach the HTTP proxy {proxy} ({reason}): check the .vv file's proxy= key or SPICE_PROXY")]
-    ProxyUnreachable {
-        /// The proxy, without credentials.
-        proxy: String,
-        /// Why.
-        reason: String,
-    },
-    /// The HTTP proxy refused the tunnel.
-    #[error("the HTTP proxy {proxy} refused the tunnel to {target} with \"{status_line}\": {hint}")]
-    ProxyRefused {
-        /// The proxy, without credentials.
-        proxy: String,
-        /// HOST:PORT asked for.
-        target: String,
-        /// The proxy's status line.
-        status_line: String,
-        /// The next step.
-        hint: &'static str,
-    },
-    /// The HTTP proxy answered something that is not an HTTP reply.
-    #[error("the HTTP proxy {proxy} sent an invalid reply ({reason}): check that it is an HTTP proxy")]
-    ProxyProtocol {
-        /// The proxy, without credentials.
-        proxy: String,
-        /// Why.
-        reason: String,
     },
     /// Protocol major version mismatch.
     #[error("the server speaks SPICE protocol version {major}, ryll speaks {VERSION_MAJOR} (VERSION_MISMATCH)")]
@@ -219,21 +94,6 @@ pub enum LinkFailure {
     },
 }
 
-/// Opens a TCP connection to `addr` (HOST:PORT, IPv6 in brackets), with a timeout and TCP_NODELAY.
-pub async fn connect_tcp(addr: &str) -> Result<TcpStream, LinkFailure> {
-    let attempt = tokio::time::timeout(LINK_TIMEOUT, TcpStream::connect(addr)).await;
-    let stream = match attempt {
-        Err(_) => return Err(LinkFailure::Timeout { addr: addr.into() }),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            return Err(LinkFailure::Refused { addr: addr.into() })
-        }
-        Ok(Err(source)) => return Err(LinkFailure::Connect { addr: addr.into(), source }),
-        Ok(Ok(s)) => s,
-    };
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
-}
-
 /// What to link.
 #[derive(Debug, Clone)]
 pub struct LinkRequest {
@@ -271,9 +131,9 @@ pub async fn link<S: AsyncRead + AsyncWrite + Unpin>(
     req: &LinkRequest,
     capture: &Option<SharedCapture>,
 ) -> Result<LinkInfo, LinkFailure> {
-    match tokio::time::timeout(LINK_TIMEOUT, link_inner(stream, req, capture)).await {
+    match tokio::time::timeout(CONNECT_TIMEOUT, link_inner(stream, req, capture)).await {
         Ok(r) => r,
-        Err(_) => Err(LinkFailure::Timeout { addr: req.addr.clone() }),
+        Err(_) => Err(ConnectError::Timeout { addr: req.addr.clone() }.into()),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Channels: one module per channel type, plus the code they share.
 //!
-//! - [`link`]: TCP connect and the link handshake.
+//! - [`link`]: the link handshake (on a stream `connect::dial` opened) and `LinkFailure`.
 //! - [`io`]: the bounded message reader and the writer task.
 //! - [`base`]: PING/PONG, the ACK window, NOTIFY and DISCONNECTING, common to every channel.
 //! - [`driver`]: the read loop every channel runs on; a channel supplies only its message handler.

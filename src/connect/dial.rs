@@ -1,12 +1,20 @@
 //! Opening one channel's byte stream: TCP (directly or through an HTTP CONNECT tunnel), then TLS when asked.
 
+use super::addr::format_addr;
+use super::error::ConnectError;
 use super::proxy::{self, ProxyUrl};
 use super::target::SecureChannels;
+use super::tcp::connect_tcp;
 use super::tls::TlsConfig;
-use super::uri::format_addr;
-use crate::channels::io::BoxStream;
-use crate::channels::link::{connect_tcp, LinkFailure};
 use std::net::SocketAddr;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Any byte stream a channel can run on (TCP, a proxy tunnel, TLS over either).
+pub trait ChannelStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> ChannelStream for T {}
+
+/// A boxed channel stream.
+pub type BoxStream = Box<dyn ChannelStream>;
 
 /// The server's TLS port and the client that checks its certificate.
 #[derive(Debug, Clone)]
@@ -56,21 +64,13 @@ pub struct Dialed {
     pub peer: Option<SocketAddr>,
 }
 
-/// Splits HOST:PORT (IPv6 in brackets) as `SessionConfig::addr` holds it.
-pub fn split_addr(addr: &str) -> Option<(String, u16)> {
-    let (host, port) = addr.rsplit_once(':')?;
-    let port = super::uri::parse_port(port)?;
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    (!host.is_empty()).then(|| (host.to_string(), port))
-}
-
 /// Connects to `host:port`, through `proxy` when given, and runs the TLS handshake when `tls` is given.
 pub async fn dial(
     host: &str,
     port: u16,
     tls: Option<&TlsConfig>,
     proxy: Option<&ProxyUrl>,
-) -> Result<Dialed, LinkFailure> {
+) -> Result<Dialed, ConnectError> {
     let addr = format_addr(host, port);
     let tcp = match proxy {
         Some(p) => proxy::connect(p, host, port).await?,
@@ -87,16 +87,6 @@ pub async fn dial(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn splits_addresses() {
-        assert_eq!(split_addr("vm:5900"), Some(("vm".into(), 5900)));
-        assert_eq!(split_addr("[::1]:5900"), Some(("::1".into(), 5900)));
-        assert_eq!(split_addr("vm"), None);
-        assert_eq!(split_addr(":5900"), None);
-        assert_eq!(split_addr("vm:0"), None);
-        assert_eq!(split_addr(""), None);
-    }
 
     #[test]
     fn describes_without_credentials() {

@@ -5,8 +5,11 @@
 //! (never the credentials). The answer's header block is read byte by byte, so nothing past it is consumed, and is
 //! bounded to [`MAX_REPLY_HEAD`].
 
-use super::uri::{check_host, format_addr, parse_port};
-use crate::channels::link::{connect_tcp, LinkFailure, Password, LINK_TIMEOUT};
+use super::addr::{check_host, format_addr, parse_port};
+use super::error::ConnectError;
+use super::password::Password;
+use super::percent::decode_utf8;
+use super::tcp::{connect_tcp, CONNECT_TIMEOUT};
 use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -104,12 +107,8 @@ impl ProxyUrl {
             None => (None, None),
             Some(info) => {
                 let (u, p) = info.split_once(':').unwrap_or((info, ""));
-                let decode = |s: &str| {
-                    percent_encoding::percent_decode_str(s)
-                        .decode_utf8()
-                        .map(|c| c.into_owned())
-                        .map_err(|_| err("the credentials are not UTF-8 after %-decoding"))
-                };
+                let decode =
+                    |s: &str| decode_utf8(s).ok_or_else(|| err("the credentials are not UTF-8 after %-decoding"));
                 (Some(decode(u)?), Some(Password::new(decode(p)?)))
             }
         };
@@ -181,19 +180,19 @@ pub fn refusal_hint(status: u16) -> &'static str {
 }
 
 /// Opens a tunnel through `proxy` to `host:port`.
-pub async fn connect(proxy: &ProxyUrl, host: &str, port: u16) -> Result<TcpStream, LinkFailure> {
+pub async fn connect(proxy: &ProxyUrl, host: &str, port: u16) -> Result<TcpStream, ConnectError> {
     let target = format_addr(host, port);
     let proxy_shown = proxy.to_string();
     let mut stream = match connect_tcp(&proxy.addr()).await {
         Ok(s) => s,
         Err(e) => {
             let reason = match e {
-                LinkFailure::Refused { .. } => "connection refused".to_string(),
-                LinkFailure::Timeout { .. } => "timed out".to_string(),
-                LinkFailure::Connect { source, .. } => source.to_string(),
+                ConnectError::Refused { .. } => "connection refused".to_string(),
+                ConnectError::Timeout { .. } => "timed out".to_string(),
+                ConnectError::Connect { source, .. } => source.to_string(),
                 other => other.to_string(),
             };
-            return Err(LinkFailure::ProxyUnreachable { proxy: proxy_shown, reason });
+            return Err(ConnectError::ProxyUnreachable { proxy: proxy_shown, reason });
         }
     };
     let exchange = async {
@@ -215,14 +214,14 @@ pub async fn connect(proxy: &ProxyUrl, host: &str, port: u16) -> Result<TcpStrea
         }
         Ok::<_, std::io::Error>(parse_connect_reply(&head))
     };
-    let reply = match tokio::time::timeout(LINK_TIMEOUT, exchange).await {
-        Err(_) => return Err(LinkFailure::ProxyProtocol { proxy: proxy_shown, reason: "no reply in time".into() }),
-        Ok(Err(e)) => return Err(LinkFailure::ProxyProtocol { proxy: proxy_shown, reason: e.to_string() }),
-        Ok(Ok(Err(reason))) => return Err(LinkFailure::ProxyProtocol { proxy: proxy_shown, reason }),
+    let reply = match tokio::time::timeout(CONNECT_TIMEOUT, exchange).await {
+        Err(_) => return Err(ConnectError::ProxyProtocol { proxy: proxy_shown, reason: "no reply in time".into() }),
+        Ok(Err(e)) => return Err(ConnectError::ProxyProtocol { proxy: proxy_shown, reason: e.to_string() }),
+        Ok(Ok(Err(reason))) => return Err(ConnectError::ProxyProtocol { proxy: proxy_shown, reason }),
         Ok(Ok(Ok(reply))) => reply,
     };
     if !(200..300).contains(&reply.status) {
-        return Err(LinkFailure::ProxyRefused {
+        return Err(ConnectError::ProxyRefused {
             proxy: proxy_shown,
             target,
             status_line: reply.status_line,

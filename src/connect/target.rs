@@ -1,8 +1,8 @@
 //! The resolved connection target that every source (`--direct`, a `.vv` file, a URI) produces, and the
 //! secure-channels policy.
 
+use super::password::Password;
 use super::proxy::ProxyUrl;
-use crate::channels::link::Password;
 use crate::protocol::constants::ChannelType;
 
 /// Where and how to connect, as one source gave it. Fields a source did not set are `None`.
@@ -40,35 +40,21 @@ pub enum SecureChannels {
     Only(Vec<ChannelType>),
 }
 
-/// The channel names `--secure-channels` and the `.vv` key accept (spice-gtk's names).
-pub const CHANNEL_NAMES: [(&str, ChannelType); 11] = [
-    ("main", ChannelType::Main),
-    ("display", ChannelType::Display),
-    ("inputs", ChannelType::Inputs),
-    ("cursor", ChannelType::Cursor),
-    ("playback", ChannelType::Playback),
-    ("record", ChannelType::Record),
-    ("tunnel", ChannelType::Tunnel),
-    ("smartcard", ChannelType::Smartcard),
-    ("usbredir", ChannelType::Usbredir),
-    ("port", ChannelType::Port),
-    ("webdav", ChannelType::Webdav),
-];
-
 impl SecureChannels {
-    /// Parses a list of channel names separated by `,` or `;` (`all` means every channel).
+    /// Parses a list of channel names separated by `,` or `;` (`all` means every channel), spelled as spice-gtk
+    /// spells them ([`ChannelType::known_name`]).
     pub fn parse(list: &str) -> Result<SecureChannels, String> {
         let mut only = Vec::new();
         for name in list.split([',', ';']).map(str::trim).filter(|n| !n.is_empty()) {
             if name.eq_ignore_ascii_case("all") {
                 return Ok(SecureChannels::All);
             }
-            let found = CHANNEL_NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, t)| *t);
+            let found = ChannelType::from_name(name);
             match found {
                 Some(t) if !only.contains(&t) => only.push(t),
                 Some(_) => {}
                 None => {
-                    let known: Vec<&str> = CHANNEL_NAMES.iter().map(|(n, _)| *n).collect();
+                    let known: Vec<&str> = ChannelType::KNOWN.iter().filter_map(|t| t.known_name()).collect();
                     return Err(format!(
                         "unknown channel name {:?} (use all, or some of: {})",
                         name.chars().take(40).collect::<String>(),

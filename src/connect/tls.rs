@@ -17,7 +17,8 @@
 //! SNI is not sent (SPICE servers do not use it, and spice-gtk does not send it), so host strings that are not DNS
 //! names (a Proxmox `pvespiceproxy:...` ticket host) work with `host-subject`.
 
-use crate::channels::link::{LinkFailure, LINK_TIMEOUT};
+use super::error::ConnectError;
+use super::tcp::CONNECT_TIMEOUT;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -126,13 +127,13 @@ impl TlsConfig {
     }
 
     /// Runs the TLS handshake on `stream`; `addr` (HOST:PORT) is for messages.
-    pub async fn handshake<S>(&self, stream: S, addr: &str) -> Result<tokio_rustls::client::TlsStream<S>, LinkFailure>
+    pub async fn handshake<S>(&self, stream: S, addr: &str) -> Result<tokio_rustls::client::TlsStream<S>, ConnectError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let connector = tokio_rustls::TlsConnector::from(self.client.clone());
-        match tokio::time::timeout(LINK_TIMEOUT, connector.connect(self.server_name.clone(), stream)).await {
-            Err(_) => Err(LinkFailure::Timeout { addr: addr.into() }),
+        match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(self.server_name.clone(), stream)).await {
+            Err(_) => Err(ConnectError::Timeout { addr: addr.into() }),
             Ok(Ok(s)) => Ok(s),
             Ok(Err(e)) => Err(handshake_failure(addr, &e)),
         }
@@ -181,44 +182,44 @@ fn load_roots(opts: &TlsOptions) -> Result<RootCertStore, TlsSetupError> {
     Ok(roots)
 }
 
-/// Maps a failed handshake to a one-line [`LinkFailure`].
-fn handshake_failure(addr: &str, e: &std::io::Error) -> LinkFailure {
+/// Maps a failed handshake to a one-line [`ConnectError`].
+fn handshake_failure(addr: &str, e: &std::io::Error) -> ConnectError {
     let addr = addr.to_string();
     let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) else {
         let reason = match e.kind() {
             std::io::ErrorKind::UnexpectedEof => "the server closed the connection".to_string(),
             _ => e.to_string(),
         };
-        return LinkFailure::TlsHandshake { addr, reason };
+        return ConnectError::TlsHandshake { addr, reason };
     };
     match tls {
         rustls::Error::InvalidCertificate(cert) => match cert {
-            CertificateError::UnknownIssuer => LinkFailure::TlsUntrusted { addr, reason: "unknown issuer".into() },
+            CertificateError::UnknownIssuer => ConnectError::TlsUntrusted { addr, reason: "unknown issuer".into() },
             CertificateError::BadSignature => {
-                LinkFailure::TlsUntrusted { addr, reason: "bad signature in the chain".into() }
+                ConnectError::TlsUntrusted { addr, reason: "bad signature in the chain".into() }
             }
             CertificateError::Other(other) => {
                 if let Some(m) = other.0.downcast_ref::<SubjectMismatch>() {
-                    LinkFailure::TlsSubjectMismatch { addr, expected: m.expected.clone(), actual: m.actual.clone() }
+                    ConnectError::TlsSubjectMismatch { addr, expected: m.expected.clone(), actual: m.actual.clone() }
                 } else if let Some(m) = other.0.downcast_ref::<NameMismatch>() {
-                    LinkFailure::TlsHostnameMismatch { addr, host: m.host.clone(), names: m.names.clone() }
+                    ConnectError::TlsHostnameMismatch { addr, host: m.host.clone(), names: m.names.clone() }
                 } else {
-                    LinkFailure::TlsCertificate { addr, reason: other.to_string() }
+                    ConnectError::TlsCertificate { addr, reason: other.to_string() }
                 }
             }
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => LinkFailure::TlsCertificate {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => ConnectError::TlsCertificate {
                 addr,
                 reason: "it has expired; renew the server's certificate (or check this machine's clock)".into(),
             },
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                LinkFailure::TlsCertificate {
+                ConnectError::TlsCertificate {
                     addr,
                     reason: "it is not valid yet; check this machine's clock and the server's".into(),
                 }
             }
-            other => LinkFailure::TlsCertificate { addr, reason: format!("{other:?}") },
+            other => ConnectError::TlsCertificate { addr, reason: format!("{other:?}") },
         },
-        other => LinkFailure::TlsHandshake { addr, reason: other.to_string() },
+        other => ConnectError::TlsHandshake { addr, reason: other.to_string() },
     }
 }
 

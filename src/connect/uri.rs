@@ -1,4 +1,4 @@
-//! `spice://` and `spice+tls://` URIs, `--direct HOST:PORT[:TLS_PORT]`, and the HOST:PORT syntax they share.
+//! `spice://` and `spice+tls://` URIs and `--direct HOST:PORT[:TLS_PORT]` (HOST:PORT itself is in `addr`).
 //!
 //! Accepted URIs (as spice-gtk's `spice_uri_parse` accepts them, minus `spice+unix://`):
 //! - `spice://HOST:PORT` — the plain port;
@@ -9,8 +9,10 @@
 //! IPv6 literals go in brackets: `spice://[2001:db8::1]:5900`. A port given twice is an error, as is an unknown
 //! query key, so a typo never silently connects somewhere else.
 
+use super::addr::{check_host, parse_port};
+use super::password::Password;
+use super::percent::{decode_utf8, has_malformed_escape};
 use super::target::ConnectTarget;
-use crate::channels::link::Password;
 use std::net::Ipv6Addr;
 
 /// The longest URI or `--direct` value accepted.
@@ -45,23 +47,6 @@ pub fn looks_like_uri(s: &str) -> bool {
     }
 }
 
-/// Parses a port number: 1..=65535.
-pub fn parse_port(s: &str) -> Option<u16> {
-    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse::<u16>().ok().filter(|p| *p > 0)
-}
-
-/// HOST:PORT for connecting and for messages: IPv6 literals get brackets.
-pub fn format_addr(host: &str, port: u16) -> String {
-    if host.parse::<Ipv6Addr>().is_ok() {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
 /// Splits `[v6]:rest` or `host:rest` into the host and what follows the first separating colon (if any).
 fn split_host(s: &str) -> Result<(&str, Option<&str>), String> {
     if let Some(inner) = s.strip_prefix('[') {
@@ -82,17 +67,6 @@ fn split_host(s: &str) -> Result<(&str, Option<&str>), String> {
             None => Ok((s, None)),
         }
     }
-}
-
-/// Checks a host name: not empty, no whitespace or control characters (it ends up in a proxy request line).
-pub fn check_host(host: &str) -> Result<(), String> {
-    if host.is_empty() {
-        return Err("the host is empty".into());
-    }
-    if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("the host {host:?} contains spaces or control characters"));
-    }
-    Ok(())
 }
 
 /// Parses `--direct`: `HOST:PORT`, `HOST:PORT:TLS_PORT`, `HOST::TLS_PORT` or `HOST:PORT:` (IPv6 in brackets).
@@ -200,21 +174,11 @@ fn short(s: &str) -> String {
 }
 
 fn decode(s: &str, what: &str) -> Result<String, UriError> {
-    let bytes = s.as_bytes();
-    // Reject malformed escapes rather than passing them through as percent-encoding's decoder would.
-    let mut i = 0;
-    while let Some(pos) = bytes.get(i..).and_then(|rest| rest.iter().position(|b| *b == b'%')) {
-        let at = i + pos;
-        let ok = bytes.get(at + 1..at + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
-        if !ok {
-            return Err(UriError::Invalid(format!("{what} has a malformed %-escape")));
-        }
-        i = at + 3;
+    // Reject malformed escapes rather than passing them through as the decoder would.
+    if has_malformed_escape(s) {
+        return Err(UriError::Invalid(format!("{what} has a malformed %-escape")));
     }
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .map(|c| c.into_owned())
-        .map_err(|_| UriError::Invalid(format!("{what} is not UTF-8 after %-decoding")))
+    decode_utf8(s).ok_or_else(|| UriError::Invalid(format!("{what} is not UTF-8 after %-decoding")))
 }
 
 /// A URI safe to log: the `password` query value replaced by `<redacted>`.
@@ -312,9 +276,5 @@ mod tests {
     fn helpers() {
         assert!(looks_like_uri("spice://h:1") && looks_like_uri("spice+tls://h:1"));
         assert!(!looks_like_uri("./file.vv") && !looks_like_uri("C:\\x.vv") && !looks_like_uri("://x"));
-        assert_eq!(format_addr("::1", 5900), "[::1]:5900");
-        assert_eq!(format_addr("vmhost", 5900), "vmhost:5900");
-        assert_eq!(parse_port("065535"), None);
-        assert_eq!(parse_port("65535"), Some(65535));
     }
 }

@@ -9,10 +9,10 @@
 //! Keys used: `type` (must be `spice`), `host`, `port`, `tls-port`, `password`, `ca` (inline PEM), `host-subject`,
 //! `secure-channels`, `proxy`, `title`, `delete-this-file`. Other keys and groups are ignored (logged at debug).
 
+use super::addr::check_host;
+use super::password::Password;
 use super::proxy::ProxyUrl;
 use super::target::{ConnectTarget, SecureChannels};
-use super::uri::check_host;
-use crate::channels::link::Password;
 use std::io::Read;
 use std::path::Path;
 

@@ -87,22 +87,48 @@ impl ChannelType {
         }
     }
 
-    /// A short lower-case name, used in logs and capture file names.
+    /// Every channel type SPICE defines, in wire order.
+    pub const KNOWN: [ChannelType; 11] = [
+        ChannelType::Main,
+        ChannelType::Display,
+        ChannelType::Inputs,
+        ChannelType::Cursor,
+        ChannelType::Playback,
+        ChannelType::Record,
+        ChannelType::Tunnel,
+        ChannelType::Smartcard,
+        ChannelType::Usbredir,
+        ChannelType::Port,
+        ChannelType::Webdav,
+    ];
+
+    /// spice-gtk's lower-case name of a known type (`None` for [`ChannelType::Unknown`]): the one table of
+    /// channel names, used in logs, capture file names, `--secure-channels` and the `.vv` file.
+    pub fn known_name(self) -> Option<&'static str> {
+        Some(match self {
+            ChannelType::Main => "main",
+            ChannelType::Display => "display",
+            ChannelType::Inputs => "inputs",
+            ChannelType::Cursor => "cursor",
+            ChannelType::Playback => "playback",
+            ChannelType::Record => "record",
+            ChannelType::Tunnel => "tunnel",
+            ChannelType::Smartcard => "smartcard",
+            ChannelType::Usbredir => "usbredir",
+            ChannelType::Port => "port",
+            ChannelType::Webdav => "webdav",
+            ChannelType::Unknown(_) => return None,
+        })
+    }
+
+    /// The known type named `name` (any case), as [`known_name`](Self::known_name) spells it.
+    pub fn from_name(name: &str) -> Option<ChannelType> {
+        Self::KNOWN.into_iter().find(|t| t.known_name().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+    }
+
+    /// A short lower-case name, used in logs and capture file names (`typeN` for an unknown type).
     pub fn name(self) -> String {
-        match self {
-            ChannelType::Main => "main".into(),
-            ChannelType::Display => "display".into(),
-            ChannelType::Inputs => "inputs".into(),
-            ChannelType::Cursor => "cursor".into(),
-            ChannelType::Playback => "playback".into(),
-            ChannelType::Record => "record".into(),
-            ChannelType::Tunnel => "tunnel".into(),
-            ChannelType::Smartcard => "smartcard".into(),
-            ChannelType::Usbredir => "usbredir".into(),
-            ChannelType::Port => "port".into(),
-            ChannelType::Webdav => "webdav".into(),
-            ChannelType::Unknown(n) => format!("type{n}"),
-        }
+        self.known_name().map_or_else(|| format!("type{}", self.to_u8()), String::from)
     }
 }
 
@@ -320,6 +346,11 @@ mod tests {
         }
         assert_eq!(ChannelType::from(11), ChannelType::Webdav);
         assert_eq!(ChannelType::Webdav.name(), "webdav");
+        assert_eq!(ChannelType::Unknown(42).name(), "type42");
+        for t in ChannelType::KNOWN {
+            assert_eq!(ChannelType::from_name(&t.name().to_uppercase()), Some(t));
+        }
+        assert_eq!(ChannelType::from_name("type42"), None);
     }
 
     #[test]

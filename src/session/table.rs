@@ -8,9 +8,12 @@
 use super::{SessionEvent, SessionShared};
 use crate::capture::CaptureSet;
 use crate::channels::driver::{AbortOnDrop, ChannelEnd};
-use crate::channels::io::{spawn_writer, BoxStream, ByteCounters, MessageReader, SharedCapture, WriterHandle};
-use crate::channels::link::{link, LinkFailure, LinkInfo, LinkRequest, Password};
-use crate::connect::dial::{dial, split_addr, Dialed, Transport};
+use crate::channels::io::{spawn_writer, ByteCounters, MessageReader, SharedCapture, WriterHandle};
+use crate::channels::link::{link, LinkFailure, LinkInfo, LinkRequest};
+use crate::connect::addr::{format_addr, split_addr};
+use crate::connect::dial::{dial, BoxStream, Dialed, Transport};
+use crate::connect::error::ConnectError;
+use crate::connect::password::Password;
 use crate::protocol::caps::Caps;
 use crate::protocol::constants::ChannelType;
 use crate::protocol::main_channel::ChannelId;
@@ -236,7 +239,7 @@ pub(crate) async fn open_channel(
             let attempt = dial(&host, port, None, proxy).await;
             let result = match attempt {
                 Ok(dialed) => link_dialed(dialed, capture, &req, max_message, data_queue, counters.clone()).await,
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             };
             match result {
                 Err(LinkFailure::NeedSecured { channel }) if tls.is_some() => {
@@ -244,7 +247,7 @@ pub(crate) async fn open_channel(
                         "the server requires TLS for the {channel} channel (NEED_SECURED); retrying over TLS"
                     )
                 }
-                Err(e @ LinkFailure::Refused { .. }) if tls.is_some() => {
+                Err(e @ LinkFailure::Connect(ConnectError::Refused { .. })) if tls.is_some() => {
                     tracing::info!("{e}; trying the TLS port")
                 }
                 other => return other,
@@ -255,7 +258,7 @@ pub(crate) async fn open_channel(
     let Some(tls) = tls else {
         return Err(LinkFailure::NeedSecured { channel: channel.name() });
     };
-    req.addr = crate::connect::uri::format_addr(&tls.host, tls.port);
+    req.addr = format_addr(&tls.host, tls.port);
     let dialed = dial(&tls.host, tls.port, Some(&tls.config), proxy).await?;
     let linked = link_dialed(dialed, capture, &req, max_message, data_queue, counters).await?;
     tracing::debug!("{} channel linked over TLS to {}", channel.name(), req.addr);

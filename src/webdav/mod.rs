@@ -1,7 +1,20 @@
 //! WebDAV folder sharing.
+//!
+//! - [`mux`]: the pure framing and routing of the guest's connections over the channel.
+//! - [`server`]: the WebDAV server for one share (dav-server + hyper), built from `dispatch` (one request),
+//!   [`methods`] (method policy), `paths` (path policy) and [`bodies`] (the request and response body wrappers).
+//! - [`unavailable`]: the raw 503 answers sent without a server.
+//! - [`share_dir`]: checking a directory chosen for sharing, for every front end.
+//! - [`share_stats`], [`unread_body`], [`sharefs`]: live statistics, draining unread bodies, the share's filesystem.
 
+pub mod bodies;
+mod dispatch;
+pub mod methods;
 pub mod mux;
+mod paths;
 pub mod server;
+pub mod share_dir;
 pub mod share_stats;
 pub mod sharefs;
+pub mod unavailable;
 pub mod unread_body;

@@ -1,0 +1,145 @@
+//! The two body wrappers of a share's requests: [`WatchedBody`] tells an upload's record how its request body
+//! ended, and [`ShareBody`], the response body, keeps the request in flight until it is sent or dropped.
+
+use std::fmt;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes};
+use dav_server::body::Body as DavBody;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
+
+use super::share_stats::RequestGuard;
+use super::sharefs::UploadBody;
+
+/// A request body that reports its progress to an [`UploadBody`] record: data bytes yielded, a
+/// clean end, an error.
+pub(super) struct WatchedBody<B> {
+    inner: Pin<Box<B>>,
+    record: Arc<UploadBody>,
+}
+
+impl<B> WatchedBody<B> {
+    /// Watches `inner`, reporting to `record`.
+    pub(super) fn new(inner: B, record: Arc<UploadBody>) -> Self {
+        Self { inner: Box::pin(inner), record }
+    }
+}
+
+impl<B> HttpBody for WatchedBody<B>
+where
+    B: HttpBody,
+    B::Data: Buf,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = &mut *self;
+        let polled = this.inner.as_mut().poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.record.received(u64::try_from(data.remaining()).unwrap_or(u64::MAX));
+                }
+            }
+            Poll::Ready(Some(Err(_))) => this.record.failed(),
+            Poll::Ready(None) => this.record.ended(),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Response body of [`ShareServer::handle`]: dav-server's body plus the in-flight bookkeeping,
+/// which ends when the body has been read to its end or is dropped.
+pub struct ShareBody {
+    inner: DavBody,
+    guard: Option<RequestGuard>,
+    /// Body bytes the response head announces (`Content-Length`; 0 for HEAD, 204 and 304).
+    /// hyper stops polling once it has sent that many, so reaching it counts as complete.
+    announced: Option<u64>,
+    /// Body bytes produced so far.
+    sent: u64,
+}
+
+impl ShareBody {
+    /// Wraps dav-server's body; `guard` ends the request when the body is done.
+    pub(super) fn new(inner: DavBody, guard: RequestGuard, announced: Option<u64>) -> Self {
+        Self { inner, guard: Some(guard), announced, sent: 0 }
+    }
+
+    fn finish(&mut self, completed: bool) {
+        if let Some(mut guard) = self.guard.take() {
+            if completed {
+                guard.set_completed();
+            }
+        }
+    }
+}
+
+impl Drop for ShareBody {
+    fn drop(&mut self) {
+        let complete = self.announced.is_some_and(|n| self.sent >= n);
+        self.finish(complete);
+    }
+}
+
+impl fmt::Debug for ShareBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShareBody").field("finished", &self.guard.is_none()).finish_non_exhaustive()
+    }
+}
+
+impl HttpBody for ShareBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = &mut *self;
+        if this.guard.is_none() {
+            return Poll::Ready(None);
+        }
+        // dav-server does some of its work (DELETE, COPY, MOVE, PROPFIND) while the body streams.
+        let inner = &mut this.inner;
+        let polled = match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx))) {
+            Ok(polled) => polled,
+            Err(_) => {
+                tracing::error!("webdav response body panicked; aborting the connection");
+                Poll::Ready(Some(Err(io::Error::other("webdav response body panicked"))))
+            }
+        };
+        match &polled {
+            Poll::Ready(None) => this.finish(true),
+            Poll::Ready(Some(Err(_))) => this.finish(false),
+            Poll::Ready(Some(Ok(frame))) => {
+                let len = u64::try_from(frame.data_ref().map_or(0, |d| d.len())).unwrap_or(u64::MAX);
+                this.sent = this.sent.saturating_add(len);
+                if let Some(guard) = &this.guard {
+                    guard.add_bytes(len);
+                }
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.guard.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
