@@ -75,7 +75,6 @@ fn log_webdav(ev: &WebdavEvent) {
             ChannelType::Webdav
         ),
         WebdavEvent::Notice(text) => tracing::info!("webdav: {text}"),
-        WebdavEvent::Error(text) => tracing::error!("webdav: {text}"),
     }
 }
 

@@ -238,7 +238,6 @@ impl SessionState {
             }
             WebdavEvent::PortOpened => self.guest_port = GuestPort::Open,
             WebdavEvent::PortClosed => self.guest_port = GuestPort::Closed,
-            WebdavEvent::Error(text) => self.push_error(text),
             WebdavEvent::ClientStalled(id) => self
                 .push_error(format!("guest connection {id:#x} accepted no data for the stall limit and was dropped")),
             WebdavEvent::UnexpectedPort(name) => {

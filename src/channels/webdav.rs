@@ -109,8 +109,6 @@ pub enum WebdavEvent {
     UnexpectedPort(String),
     /// A server notice on this channel.
     Notice(String),
-    /// Something went wrong that the user should see.
-    Error(String),
 }
 
 enum Dispatch {

@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use table::{open_channel, ChannelTable, LinkEnv, Route, TaskEnd};
+use table::{open_channel, ChannelTable, Endpoint, LinkEnv, TaskEnd};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -319,20 +319,20 @@ impl Core {
                 return SessionEnd::Failed(e);
             }
         }
-        let route = Route { addr: self.config.addr.clone(), transport: self.config.transport.clone() };
+        let endpoint = Endpoint { addr: self.config.addr.clone(), transport: self.config.transport.clone() };
         let env = LinkEnv {
-            route: route.clone(),
+            endpoint: endpoint.clone(),
             capture,
             password: self.config.password.clone(),
             events: self.events.clone(),
             shared: self.shared.clone(),
         };
         self.env = Some(env.clone());
-        self.emit(SessionEvent::Connecting(route.transport.describe(&route.addr))).await;
+        self.emit(SessionEvent::Connecting(endpoint.transport.describe(&endpoint.addr))).await;
         let main_id = ChannelId { channel_type: ChannelType::Main, id: 0 };
         let counters = env.register_counters(main_id);
         let req = env.request(0, main_id, main_caps());
-        let main = match open_channel(&route, env.capture.as_ref(), req, MAX_MAIN_MESSAGE, 16, counters).await {
+        let main = match open_channel(&endpoint, env.capture.as_ref(), req, MAX_MAIN_MESSAGE, 16, counters).await {
             Ok(m) => m,
             Err(e) => return SessionEnd::Failed(e.to_string()),
         };

@@ -73,7 +73,7 @@ pub trait ChannelKind: Send + Sync {
 /// Where and how channels link: the same for every channel of the session.
 #[derive(Clone)]
 pub(crate) struct LinkEnv {
-    pub(crate) route: Route,
+    pub(crate) endpoint: Endpoint,
     pub(crate) capture: Option<CaptureSet>,
     pub(crate) password: Password,
     pub(crate) events: mpsc::Sender<SessionEvent>,
@@ -88,7 +88,7 @@ impl LinkEnv {
             channel,
             channel_caps,
             password: self.password.clone(),
-            addr: self.route.addr.clone(),
+            addr: self.endpoint.addr.clone(),
         }
     }
 
@@ -166,7 +166,7 @@ impl ChannelTable {
             let result = async {
                 let capture = env.capture.as_ref();
                 let linked =
-                    open_channel(&env.route, capture, req, run_kind.max_message(), run_kind.data_queue(), counters)
+                    open_channel(&env.endpoint, capture, req, run_kind.max_message(), run_kind.data_queue(), counters)
                         .await?;
                 let _ = env.events.send(SessionEvent::ChannelLinked(id)).await;
                 Ok(run_kind.run(linked, ChannelContext { id, events: env.events.clone() }).await)
@@ -214,7 +214,7 @@ impl ChannelTable {
 
 /// Where a channel connects: the plain address and the transport (TLS port, policy, proxy).
 #[derive(Debug, Clone)]
-pub(crate) struct Route {
+pub(crate) struct Endpoint {
     pub(crate) addr: String,
     pub(crate) transport: Transport,
 }
@@ -223,7 +223,7 @@ pub(crate) struct Route {
 /// plain TCP, retrying over TLS when the server answers NEED_SECURED (or refuses the plain port) and a TLS port is
 /// known, as spice-gtk does.
 pub(crate) async fn open_channel(
-    route: &Route,
+    endpoint: &Endpoint,
     capture: Option<&CaptureSet>,
     mut req: LinkRequest,
     max_message: u32,
@@ -231,11 +231,11 @@ pub(crate) async fn open_channel(
     counters: Arc<ByteCounters>,
 ) -> Result<LinkedChannel, LinkFailure> {
     let channel = req.channel.channel_type;
-    let proxy = route.transport.proxy.as_ref();
-    let tls = route.transport.tls.as_ref();
-    match split_addr(&route.addr) {
-        Some((host, port)) if !route.transport.secure_channels.requires(channel) => {
-            req.addr = route.addr.clone();
+    let proxy = endpoint.transport.proxy.as_ref();
+    let tls = endpoint.transport.tls.as_ref();
+    match split_addr(&endpoint.addr) {
+        Some((host, port)) if !endpoint.transport.secure_channels.requires(channel) => {
+            req.addr = endpoint.addr.clone();
             let attempt = dial(&host, port, None, proxy).await;
             let result = match attempt {
                 Ok(dialed) => link_dialed(dialed, capture, &req, max_message, data_queue, counters.clone()).await,
