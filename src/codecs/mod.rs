@@ -7,9 +7,15 @@
 //!
 //! Pixel format everywhere: `u32` values `0xAARRGGBB`, rows top to bottom, packed (`width` pixels per row). A
 //! decoder of a format without alpha sets the alpha byte to 0xFF; `has_alpha` says whether it is meaningful.
+//!
+//! Decoders:
+//! - [`bitmap`]: uncompressed BITMAP pixels in every SpiceBitmapFmt, palettes, both row orders.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use thiserror::Error;
+
+pub mod bitmap;
+mod reader;
 
 /// A decoded image.
 #[derive(Debug, Clone, PartialEq, Eq)]
