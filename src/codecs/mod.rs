@@ -10,11 +10,13 @@
 //!
 //! Decoders:
 //! - [`bitmap`]: uncompressed BITMAP pixels in every SpiceBitmapFmt, palettes, both row orders.
+//! - [`lz`]: LZ_RGB / LZ_PLT images of every LZ type, and the LZ alpha plane of JPEG_ALPHA.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use thiserror::Error;
 
 pub mod bitmap;
+pub mod lz;
 mod reader;
 
 /// A decoded image.
