@@ -11,12 +11,14 @@
 //! Decoders:
 //! - [`bitmap`]: uncompressed BITMAP pixels in every SpiceBitmapFmt, palettes, both row orders.
 //! - [`lz`]: LZ_RGB / LZ_PLT images of every LZ type, and the LZ alpha plane of JPEG_ALPHA.
+//! - [`lz4`]: LZ4 images (linked LZ4 blocks of 16/24/32-bit or RGBA pixels).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use thiserror::Error;
 
 pub mod bitmap;
 pub mod lz;
+pub mod lz4;
 mod reader;
 
 /// A decoded image.

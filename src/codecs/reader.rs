@@ -21,6 +21,11 @@ impl<'a> ByteReader<'a> {
         DecodeError::Truncated { what: self.what }
     }
 
+    /// Bytes not yet read.
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
     /// Takes the next `n` bytes.
     pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self.pos.checked_add(n).ok_or_else(|| self.truncated())?;
@@ -83,6 +88,7 @@ mod tests {
         let mut r = ByteReader::new(&[1, 2, 3, 4, 5, 6, 7], "t");
         assert_eq!(r.u16_be(), Ok(0x0102));
         assert_eq!(r.u32_be(), Ok(0x0304_0506));
+        assert_eq!(r.remaining(), 1);
         assert!(r.u16_be().is_err());
         assert_eq!(r.u8(), Ok(7));
         assert!(r.u8().is_err());
