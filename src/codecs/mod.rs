@@ -12,11 +12,13 @@
 //! - [`bitmap`]: uncompressed BITMAP pixels in every SpiceBitmapFmt, palettes, both row orders.
 //! - [`lz`]: LZ_RGB / LZ_PLT images of every LZ type, and the LZ alpha plane of JPEG_ALPHA.
 //! - [`lz4`]: LZ4 images (linked LZ4 blocks of 16/24/32-bit or RGBA pixels).
+//! - [`glz`]: GLZ_RGB images and the [`glz::GlzDictionary`] of earlier images they reference.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use thiserror::Error;
 
 pub mod bitmap;
+pub mod glz;
 pub mod lz;
 pub mod lz4;
 mod reader;
