@@ -2,7 +2,8 @@
 //! and compared with the QMP screendump taken at the end of each recording, pixel for pixel (RGB; QEMU's surface
 //! is 32_xRGB, so the X byte is ignored).
 //!
-//! Only recordings whose every image ryll can decode are replayed: raw BITMAPs (`off`) and QUIC (`quic`).
+//! Only recordings whose every image ryll can decode are replayed: raw BITMAPs (`off`), LZ_RGB (`lz`, `auto_lz`),
+//! LZ_RGB and GLZ_RGB (`glz`, `auto_glz`; most GLZ strips reference earlier strips) and QUIC (`quic`).
 
 mod display_records;
 
@@ -131,5 +132,40 @@ fn off_recordings_match_their_screendumps() {
     for kind in ["initial", "live"] {
         let n = replay_and_compare("off", kind, decode_only(&[image_type::BITMAP], decode_bitmap));
         assert!(n >= 1, "off/{kind}: no image");
+    }
+}
+
+/// LZ_RGB and GLZ_RGB images through ryll's decoders, one GLZ dictionary per recording (the recorder announced a
+/// window of 4 Mi pixels), as `0x00RRGGBB`.
+fn lz_glz_decoder() -> impl Fn(&DrawCopy) -> Vec<u32> {
+    use ryll::codecs::{glz, lz, Limits};
+    let dict = std::cell::RefCell::new(glz::GlzDictionary::new(4 << 20));
+    move |d: &DrawCopy| {
+        let data = d.sized_data().unwrap();
+        let p = match d.image_type {
+            image_type::LZ_RGB => lz::decode(data, None, &Limits::default()).unwrap(),
+            image_type::GLZ_RGB => glz::decode(data, &mut dict.borrow_mut(), &Limits::default()).unwrap(),
+            t => panic!("unexpected image type {t}"),
+        };
+        assert_eq!((p.width, p.height), (d.width, d.height));
+        p.data.iter().map(|p| p & 0xff_ffff).collect()
+    }
+}
+
+#[test]
+fn lz_recordings_match_their_screendumps() {
+    for mode in ["lz", "auto_lz"] {
+        for kind in ["initial", "live"] {
+            assert!(replay_and_compare(mode, kind, lz_glz_decoder()) >= 1, "{mode}/{kind}: no image");
+        }
+    }
+}
+
+#[test]
+fn glz_recordings_match_their_screendumps() {
+    for mode in ["glz", "auto_glz"] {
+        for kind in ["initial", "live"] {
+            assert!(replay_and_compare(mode, kind, lz_glz_decoder()) >= 1, "{mode}/{kind}: no image");
+        }
     }
 }
