@@ -13,6 +13,7 @@
 //! - [`lz`]: LZ_RGB / LZ_PLT images of every LZ type, and the LZ alpha plane of JPEG_ALPHA.
 //! - [`lz4`]: LZ4 images (linked LZ4 blocks of 16/24/32-bit or RGBA pixels).
 //! - [`glz`]: GLZ_RGB images and the [`glz::GlzDictionary`] of earlier images they reference.
+//! - [`zlib_glz`]: ZLIB_GLZ_RGB images (zlib-inflated, size-bounded, then GLZ).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use thiserror::Error;
@@ -22,6 +23,7 @@ pub mod glz;
 pub mod lz;
 pub mod lz4;
 mod reader;
+pub mod zlib_glz;
 
 /// A decoded image.
 #[derive(Debug, Clone, PartialEq, Eq)]
