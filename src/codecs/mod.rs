@@ -14,12 +14,14 @@
 //! - [`lz4`]: LZ4 images (linked LZ4 blocks of 16/24/32-bit or RGBA pixels).
 //! - [`glz`]: GLZ_RGB images and the [`glz::GlzDictionary`] of earlier images they reference.
 //! - [`zlib_glz`]: ZLIB_GLZ_RGB images (zlib-inflated, size-bounded, then GLZ).
+//! - [`jpeg`]: JPEG (zune-jpeg) and JPEG_ALPHA (JPEG plus an LZ alpha plane) images.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use thiserror::Error;
 
 pub mod bitmap;
 pub mod glz;
+pub mod jpeg;
 pub mod lz;
 pub mod lz4;
 mod reader;
