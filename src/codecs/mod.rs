@@ -7,9 +7,25 @@
 //!
 //! Pixel format everywhere: `u32` values `0xAARRGGBB`, rows top to bottom, packed (`width` pixels per row). A
 //! decoder of a format without alpha sets the alpha byte to 0xFF; `has_alpha` says whether it is meaningful.
+//!
+//! Decoders:
+//! - [`bitmap`]: uncompressed BITMAP pixels in every SpiceBitmapFmt, palettes, both row orders.
+//! - [`lz`]: LZ_RGB / LZ_PLT images of every LZ type, and the LZ alpha plane of JPEG_ALPHA.
+//! - [`lz4`]: LZ4 images (linked LZ4 blocks of 16/24/32-bit or RGBA pixels).
+//! - [`glz`]: GLZ_RGB images and the [`glz::GlzDictionary`] of earlier images they reference.
+//! - [`zlib_glz`]: ZLIB_GLZ_RGB images (zlib-inflated, size-bounded, then GLZ).
+//! - [`jpeg`]: JPEG (zune-jpeg) and JPEG_ALPHA (JPEG plus an LZ alpha plane) images.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use thiserror::Error;
+
+pub mod bitmap;
+pub mod glz;
+pub mod jpeg;
+pub mod lz;
+pub mod lz4;
+mod reader;
+pub mod zlib_glz;
 
 /// A decoded image.
 #[derive(Debug, Clone, PartialEq, Eq)]
