@@ -11,6 +11,8 @@
 
 use thiserror::Error;
 
+pub mod quic;
+
 /// A decoded image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pixels {
