@@ -3,7 +3,8 @@
 //! is 32_xRGB, so the X byte is ignored).
 //!
 //! Only recordings whose every image ryll can decode are replayed: raw BITMAPs (`off`), LZ_RGB (`lz`, `auto_lz`),
-//! LZ_RGB and GLZ_RGB (`glz`, `auto_glz`; most GLZ strips reference earlier strips) and QUIC (`quic`).
+//! LZ_RGB and GLZ_RGB (`glz`, `auto_glz`; most GLZ strips reference earlier strips) and QUIC (`quic`, where the
+//! server sends BITMAPs for the smallest strips).
 
 mod display_records;
 
@@ -11,6 +12,7 @@ use display_records::{
     image_type, parse_bitmap, parse_draw_copy, parse_records, parse_surface_create, DrawCopy, MSG_DRAW_COPY,
     MSG_SURFACE_CREATE,
 };
+use ryll::codecs::{quic, Limits};
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -167,5 +169,29 @@ fn glz_recordings_match_their_screendumps() {
         for kind in ["initial", "live"] {
             assert!(replay_and_compare(mode, kind, lz_glz_decoder()) >= 1, "{mode}/{kind}: no image");
         }
+    }
+}
+
+/// A QUIC image as `0x00RRGGBB`, after checking its header against the descriptor.
+fn decode_quic(d: &DrawCopy) -> Vec<u32> {
+    let data = d.sized_data().unwrap();
+    let h = quic::header(data).unwrap();
+    assert_eq!((h.image_type, h.width, h.height), (quic::QuicType::Rgb32, d.width, d.height));
+    let p = quic::decode(data, &Limits::default()).unwrap();
+    assert_eq!((p.width, p.height, p.has_alpha), (d.width, d.height, false));
+    assert!(p.data.iter().all(|px| px >> 24 == 0xff), "opaque");
+    p.data
+}
+
+#[test]
+fn quic_recordings_match_their_screendumps() {
+    let decode = |d: &DrawCopy| match d.image_type {
+        image_type::QUIC => decode_quic(d),
+        image_type::BITMAP => decode_bitmap(d),
+        t => panic!("unexpected image type {t}"),
+    };
+    for kind in ["initial", "live"] {
+        let n = replay_and_compare("quic", kind, decode);
+        assert!(n >= 1, "quic/{kind}: no image");
     }
 }
