@@ -2,6 +2,7 @@
 //! headless runner's output and in the window's log.
 
 use crate::channels::webdav::WebdavEvent;
+use crate::log_limit::limited;
 use crate::protocol::base::Severity;
 use crate::protocol::constants::ChannelType;
 use crate::session::{SessionEnd, SessionEvent};
@@ -30,14 +31,21 @@ pub fn log_event(ev: &SessionEvent) {
             )
         }
         SessionEvent::ChannelLinked(ch) => tracing::info!("channel linked: {ch}"),
-        SessionEvent::ChannelFailed { channel, error } => tracing::error!("channel {channel} failed: {error}"),
-        SessionEvent::ChannelClosed { channel, reason } => tracing::warn!("channel {channel} closed: {reason}"),
+        SessionEvent::ChannelFailed { channel, error } => {
+            limited("channel failed", |more| tracing::error!("channel {channel} failed: {error}{more}"))
+        }
+        SessionEvent::ChannelClosed { channel, reason } => {
+            limited("channel closed", |more| tracing::warn!("channel {channel} closed: {reason}{more}"))
+        }
+        SessionEvent::ChannelRelinking { channel, delay, attempt } => limited("channel relinking", |more| {
+            tracing::warn!("channel {channel}: relinking in {} ms (attempt {attempt}){more}", delay.as_millis())
+        }),
         SessionEvent::NoWebdavChannel => tracing::warn!("{WEBDAV_SETUP_HINT}"),
-        SessionEvent::Notice { severity, message } => match severity {
-            Severity::Error => tracing::error!("server notice: {message}"),
-            Severity::Warn => tracing::warn!("server notice: {message}"),
-            _ => tracing::info!("server notice: {message}"),
-        },
+        SessionEvent::Notice { severity, message } => limited("server notice", |more| match severity {
+            Severity::Error => tracing::error!("server notice: {message}{more}"),
+            Severity::Warn => tracing::warn!("server notice: {message}{more}"),
+            _ => tracing::info!("server notice: {message}{more}"),
+        }),
         SessionEvent::SharingStarted { root, read_only } => {
             tracing::info!("sharing {} ({})", root.display(), if *read_only { "read-only" } else { "read-write" })
         }
@@ -58,23 +66,35 @@ pub fn log_event(ev: &SessionEvent) {
 
 fn log_webdav(ev: &WebdavEvent) {
     match ev {
-        WebdavEvent::PortInit { name, opened } => tracing::info!(
-            "webdav: port {name} ready; the guest has it {}",
-            if *opened { "open" } else { "closed (is spice-webdavd running in the guest?)" }
-        ),
-        WebdavEvent::PortOpened => tracing::info!("webdav: the guest's spice-webdavd opened the port; sharing is live"),
-        WebdavEvent::PortClosed => {
-            tracing::info!("webdav: the guest port is closed (spice-webdavd not running or restarting in the guest)")
-        }
+        WebdavEvent::PortInit { name, opened } => limited("webdav port init", |more| {
+            tracing::info!(
+                "webdav: port {name} ready; the guest has it {}{more}",
+                if *opened { "open" } else { "closed (is spice-webdavd running in the guest?)" }
+            )
+        }),
+        WebdavEvent::PortOpened => limited("webdav port opened", |more| {
+            tracing::info!("webdav: the guest's spice-webdavd opened the port; sharing is live{more}")
+        }),
+        WebdavEvent::PortClosed => limited("webdav port closed", |more| {
+            tracing::info!(
+                "webdav: the guest port is closed (spice-webdavd not running or restarting in the guest){more}"
+            )
+        }),
         WebdavEvent::ClientOpened(id) => tracing::debug!("webdav: guest connection {id:#x} opened"),
         WebdavEvent::ClientClosed(id) => tracing::debug!("webdav: guest connection {id:#x} closed"),
-        WebdavEvent::ClientRefused(id) => tracing::warn!("webdav: guest connection {id:#x} refused (too many open)"),
-        WebdavEvent::ClientStalled(id) => tracing::warn!("webdav: guest connection {id:#x} stalled and was dropped"),
-        WebdavEvent::UnexpectedPort(name) => tracing::warn!(
-            "webdav: the {} channel carries port {name:?}, not org.spice-space.webdav.0",
-            ChannelType::Webdav
-        ),
-        WebdavEvent::Notice(text) => tracing::info!("webdav: {text}"),
+        WebdavEvent::ClientRefused(id) => limited("webdav refused", |more| {
+            tracing::warn!("webdav: guest connection {id:#x} refused with 503 (too many open){more}")
+        }),
+        WebdavEvent::ClientStalled(id) => limited("webdav stalled", |more| {
+            tracing::warn!("webdav: guest connection {id:#x} stalled and was dropped{more}")
+        }),
+        WebdavEvent::UnexpectedPort(name) => limited("webdav unexpected port", |more| {
+            tracing::warn!(
+                "webdav: the {} channel carries port {name:?}, not org.spice-space.webdav.0{more}",
+                ChannelType::Webdav
+            )
+        }),
+        WebdavEvent::Notice(text) => limited("webdav notice", |more| tracing::info!("webdav: {text}{more}")),
     }
 }
 

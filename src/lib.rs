@@ -9,6 +9,7 @@
 //! - [`app`]: the desktop window (egui); [`headless`]: the front end without a window; [`event_log`]: how both
 //!   log a session's events.
 //! - [`webdav`]: the WebDAV mux and the embedded WebDAV server for folder sharing.
+//! - [`log_limit`]: rate limits for log lines a peer can trigger.
 //! - [`capture`]: pcap capture of each channel's traffic.
 
 #[cfg(feature = "gui")]
@@ -20,6 +21,7 @@ pub mod codecs;
 pub mod connect;
 pub mod event_log;
 pub mod headless;
+pub mod log_limit;
 pub mod protocol;
 pub mod session;
 pub mod webdav;

@@ -10,7 +10,7 @@ use ryll::webdav::mux::MAX_FRAME_PAYLOAD;
 use std::sync::atomic::Ordering;
 use support::http::{get, propfind, put, put_head};
 use support::server::DEVICE_CHUNK;
-use support::{pattern, FakeServerConfig, Sharing};
+use support::{pattern, FakeServerConfig, Sharing, WEBDAV};
 
 const MIB: usize = 1 << 20;
 const WEBDAV_PORT: &str = "org.spice-space.webdav.0";
@@ -250,21 +250,23 @@ async fn lz4_compressed_data_is_understood_in_both_directions() {
     s.finish().await;
 }
 
+/// Bad LZ4 data loses bytes of the guest's stream, so the channel is relinked (which resets the guest's connections,
+/// as spice-webdavd ignores close frames); the share goes on, with no help from the guest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn lz4_data_with_a_lying_size_resets_the_port_and_the_session_stays_up() {
+async fn lz4_data_with_a_lying_size_relinks_the_channel_and_sharing_goes_on() {
     let cfg = FakeServerConfig::default().webdav_lz4(true);
     let mut s = Sharing::start_with(cfg, &[("a.txt", b"still here")], |c| c.webdav.lz4 = true).await;
     let request = get("/a.txt");
     let claims: [fn(u32) -> u32; 3] = [|n| n + 100, |n| n - 10, |_| u32::MAX];
-    for claim in claims {
+    for (i, claim) in claims.into_iter().enumerate() {
         let victim = s.guest.connect();
         let stream = s.guest.frames(victim.id(), &request);
         s.guest.send_compressed_claiming(&stream, claim(stream.len() as u32));
-        let is_notice = |e: &WebdavEvent| matches!(e, WebdavEvent::Notice(t) if t.contains("bad data"));
-        s.wait_webdav("a notice about the bad data", is_notice).await;
-        s.wait_webdav("the port reset", |e| *e == WebdavEvent::PortClosed).await;
-        s.guest.port_event(PortEvent::Opened);
-        s.wait_webdav("the port to reopen", |e| *e == WebdavEvent::PortOpened).await;
+        let relinking =
+            |e: &SessionEvent| matches!(e, SessionEvent::ChannelRelinking { channel, .. } if *channel == WEBDAV);
+        s.session.wait_for("the relink", relinking).await;
+        s.server.wait_webdav_links(i + 2).await;
+        s.wait_webdav("the port to open on the new link", |e| *e == WebdavEvent::PortOpened).await;
         let resp = s.guest.connect().request(&request).await;
         assert_eq!((resp.status, resp.text().as_str()), (200, "still here"));
         assert_eq!(victim.received(), 0, "the lying message must not reach a connection");

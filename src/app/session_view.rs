@@ -101,12 +101,12 @@ fn channels(ui: &mut Ui, state: &SessionState, traffic: &[(ChannelId, (u64, u64)
             ui.label(format!("{} {}", channel.channel_type, channel.id));
             let tone = match status {
                 ChannelStatus::Linked => Tone::Good,
-                ChannelStatus::Offered => Tone::Waiting,
+                ChannelStatus::Offered | ChannelStatus::Relinking(_) => Tone::Waiting,
                 ChannelStatus::NotHandled => Tone::Neutral,
                 ChannelStatus::Failed(_) | ChannelStatus::Closed(_) => Tone::Bad,
             };
             let label = ui.label(RichText::new(status.label()).color(tone.color(ui)));
-            if let ChannelStatus::Failed(why) | ChannelStatus::Closed(why) = &status {
+            if let ChannelStatus::Failed(why) | ChannelStatus::Closed(why) | ChannelStatus::Relinking(why) = &status {
                 label.on_hover_text(why);
             }
             let (rx, tx) = traffic.iter().find(|(c, _)| *c == channel).map(|(_, t)| *t).unwrap_or_default();

@@ -45,6 +45,8 @@ pub enum ChannelStatus {
     Failed(String),
     /// It was linked and then closed (one line).
     Closed(String),
+    /// It failed and ryll links it again (why, and when).
+    Relinking(String),
 }
 
 impl ChannelStatus {
@@ -56,6 +58,7 @@ impl ChannelStatus {
             ChannelStatus::Linked => "linked",
             ChannelStatus::Failed(_) => "failed",
             ChannelStatus::Closed(_) => "closed",
+            ChannelStatus::Relinking(_) => "relinking",
         }
     }
 }
@@ -208,6 +211,14 @@ impl SessionState {
                     self.guest_port = GuestPort::Unknown;
                 }
             }
+            SessionEvent::ChannelRelinking { channel, delay, attempt } => {
+                let why = match self.channels.get(&channel) {
+                    Some(ChannelStatus::Closed(r) | ChannelStatus::Failed(r)) => format!("{r}; "),
+                    _ => String::new(),
+                };
+                let text = format!("{why}ryll links it again in {:.1} s (attempt {attempt})", delay.as_secs_f32());
+                self.channels.insert(channel, ChannelStatus::Relinking(text));
+            }
             SessionEvent::NoWebdavChannel => self.channel_list_seen = true,
             SessionEvent::Notice { message, .. } => {
                 if self.notices.len() == MAX_ERRORS {
@@ -288,7 +299,9 @@ impl SessionState {
             None if self.channel_list_seen => ShareLayer::NoWebdavPort,
             None => ShareLayer::Connecting,
             Some(ChannelStatus::Offered | ChannelStatus::NotHandled) => ShareLayer::Linking,
-            Some(ChannelStatus::Failed(e) | ChannelStatus::Closed(e)) => ShareLayer::ChannelDown(e.clone()),
+            Some(ChannelStatus::Failed(e) | ChannelStatus::Closed(e) | ChannelStatus::Relinking(e)) => {
+                ShareLayer::ChannelDown(e.clone())
+            }
             Some(ChannelStatus::Linked) => match (self.guest_port, &self.share) {
                 (GuestPort::Open, Some(_)) => ShareLayer::Sharing,
                 (GuestPort::Open, None) => ShareLayer::Ready,

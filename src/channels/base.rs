@@ -60,7 +60,9 @@ impl BaseState {
                 BaseOutcome::Handled
             }
             Some(BaseMessage::Migrate { flags }) => {
-                tracing::warn!("the server started a migration (flags {flags:#x}); ryll does not follow migrations");
+                crate::log_limit::limited("migrate", |more| {
+                    tracing::warn!("the server started a migration (flags {flags:#x}); ryll does not follow it{more}")
+                });
                 BaseOutcome::Handled
             }
             Some(other) => {

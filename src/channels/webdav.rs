@@ -23,13 +23,15 @@ use super::driver::{drive, AbortOnDrop, ChannelEnd, MessageHandler};
 use super::io::{MessageReader, Outgoing, RawMessage, WriterHandle};
 use super::mux_io::{copy_pool, frame_pool, input_pipe, CopyPool, Dropped, FramePool, FrameSink, InputSender};
 use super::vmc::{decode_incoming, encode_outgoing, VmcIncoming};
+use crate::log_limit::limited;
 use crate::protocol::base::Notify;
+use crate::protocol::constants::msg;
 use crate::protocol::vmc::PortEvent;
-use crate::webdav::mux::{encode_close, route, ClientId, Piece, Route, Splitter};
+use crate::webdav::mux::{encode_close, route, ClientId, Piece, RecentIds, Route, Splitter};
 use crate::webdav::server::ShareServer;
 use crate::webdav::unavailable::{not_sharing_response, over_capacity_response};
 use bytes::Bytes;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -141,25 +143,28 @@ pub async fn run_webdav<R: AsyncRead + Unpin + Send + 'static>(
     ctx: WebdavContext,
 ) -> ChannelEnd {
     let (dispatch_tx, dispatch_rx) = mpsc::channel(DISPATCH_QUEUE);
-    let _reader = AbortOnDrop(tokio::spawn(socket_reader(reader, writer.clone(), dispatch_tx)));
+    let lz4_offered = ctx.config.lz4;
+    let _reader = AbortOnDrop(tokio::spawn(socket_reader(reader, writer.clone(), dispatch_tx, lz4_offered)));
     let mut d = Dispatcher::new(writer, ctx);
     d.run(dispatch_rx).await
 }
 
 /// The socket reader: the channel driver answers base messages at once, this handler decodes VMC messages and
-/// queues them for the dispatcher.
+/// queues them for the dispatcher. `lz4_offered`: ryll advertised LZ4, so the server may send COMPRESSED_DATA.
 async fn socket_reader<R: AsyncRead + Unpin + Send>(
     mut reader: MessageReader<R>,
     writer: WriterHandle,
     out: mpsc::Sender<Dispatch>,
+    lz4_offered: bool,
 ) {
-    let mut handler = VmcReader { out: out.clone() };
+    let mut handler = VmcReader { out: out.clone(), lz4_offered };
     let end = drive(&mut reader, &writer, &mut handler).await;
     let _ = out.send(Dispatch::End(end)).await;
 }
 
 struct VmcReader {
     out: mpsc::Sender<Dispatch>,
+    lz4_offered: bool,
 }
 
 impl VmcReader {
@@ -171,6 +176,16 @@ impl VmcReader {
 
 impl MessageHandler for VmcReader {
     async fn on_message(&mut self, msg: RawMessage, _replies: &mut Vec<Outgoing>) -> Option<ChannelEnd> {
+        if msg.msg_type == msg::SPICEVMC_COMPRESSED_DATA && !self.lz4_offered {
+            limited("webdav compressed not offered", |more| {
+                tracing::warn!(
+                    "webdav: the server sent COMPRESSED_DATA ({} bytes) although ryll did not offer LZ4; \
+                     message dropped{more}",
+                    msg.body.len()
+                )
+            });
+            return None;
+        }
         let item = match decode_incoming(msg.msg_type, &msg.body) {
             Ok(Some(VmcIncoming::Data(data))) => Dispatch::Data(data),
             Ok(Some(VmcIncoming::PortInit(init))) if init.name != WEBDAV_PORT_NAME => {
@@ -187,12 +202,10 @@ impl MessageHandler for VmcReader {
                 return None;
             }
             Err(e) => {
-                // A bad compressed message loses data mid-stream: the mux can no longer be trusted.
-                tracing::error!("webdav: {e}; resetting guest connections");
-                if let Some(end) = self.queue(Dispatch::Notice(format!("bad data from the server: {e}"))).await {
-                    return Some(end);
-                }
-                Dispatch::Port(false)
+                // Bytes of the guest's stream are lost, so the mux cannot find its frame boundaries again: the
+                // channel ends and the session core relinks it, which resets the guest's connections too (the
+                // guest ignores close frames). The share stays; new requests are served after the relink.
+                return Some(ChannelEnd::Failed(format!("bad data from the server: {e}")));
             }
         };
         self.queue(item).await
@@ -231,7 +244,7 @@ struct Dispatcher {
     current: Option<ClientId>,
     opened: bool,
     clients: HashMap<ClientId, Client>,
-    refused: HashSet<ClientId>,
+    refused: RecentIds,
     next_generation: u64,
     frames: FramePool,
     copies: CopyPool,
@@ -250,7 +263,7 @@ impl Dispatcher {
             current: None,
             opened: false,
             clients: HashMap::new(),
-            refused: HashSet::new(),
+            refused: RecentIds::default(),
             next_generation: 0,
             frames: frame_pool(),
             copies: copy_pool(),
@@ -297,10 +310,10 @@ impl Dispatcher {
         }
         self.opened = open;
         if open {
-            tracing::info!("webdav: the guest opened the port (spice-webdavd is running)");
+            tracing::debug!("webdav: the guest opened the port (spice-webdavd is running)");
             let _ = self.ctx.events.send(WebdavEvent::PortOpened).await;
         } else {
-            tracing::info!("webdav: the guest closed the port; dropping {} connection(s)", self.clients.len());
+            tracing::debug!("webdav: the guest closed the port; dropping {} connection(s)", self.clients.len());
             self.drop_all();
             let _ = self.ctx.events.send(WebdavEvent::PortClosed).await;
         }
@@ -378,15 +391,15 @@ impl Dispatcher {
         }
     }
 
+    /// Answers a guest connection over the limit with 503 and a close frame. Every refused connection gets its
+    /// answer; the ids remembered (so the rest of a refused request is dropped, not taken for a new one) are
+    /// bounded, oldest forgotten first. The event is rate-limited where it is logged.
     async fn refuse(&mut self, id: ClientId) {
-        tracing::warn!("webdav: {} guest connections are open; refusing one more with 503", self.clients.len());
         self.emit(WebdavEvent::ClientRefused(id));
-        if self.refused.len() < self.ctx.config.max_clients {
-            self.refused.insert(id);
-            let mut frames = crate::webdav::mux::encode_frames(id, over_capacity_response());
-            frames.extend(encode_close(id));
-            let _ = self.writer.data.send(encode_outgoing(Bytes::from(frames), self.ctx.compress)).await;
-        }
+        self.refused.insert(id, self.ctx.config.max_clients.max(1));
+        let mut frames = crate::webdav::mux::encode_frames(id, over_capacity_response());
+        frames.extend(encode_close(id));
+        let _ = self.writer.data.send(encode_outgoing(Bytes::from(frames), self.ctx.compress)).await;
     }
 
     fn open_client(&mut self, id: ClientId) {
@@ -450,7 +463,7 @@ impl Dispatcher {
                     break;
                 }
                 Err(_) => {
-                    tracing::warn!(
+                    tracing::debug!(
                         "webdav: guest connection {id} accepted no data for {:?}; dropping it",
                         self.ctx.config.stall_limit
                     );

@@ -11,6 +11,7 @@ pub use table::{ChannelContext, ChannelFuture, ChannelKind, LinkedChannel};
 
 use crate::capture::CaptureSet;
 use crate::channels::driver::AbortOnDrop;
+use crate::channels::driver::ChannelEnd;
 use crate::channels::io::ByteCounters;
 use crate::channels::main_channel::{main_caps, run_main, MainEvent, MAX_MAIN_MESSAGE};
 use crate::channels::webdav::{ShareSlot, WebdavConfig, WebdavEvent, WebdavStats};
@@ -20,11 +21,12 @@ use crate::protocol::base::Severity;
 use crate::protocol::constants::{ChannelType, LinkError};
 use crate::protocol::main_channel::ChannelId;
 use crate::webdav::server::{ShareConfig, ShareServer};
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use table::{open_channel, ChannelTable, Endpoint, LinkEnv, TaskEnd};
+use table::{open_channel, relink_delay, ChannelTable, Ended, Endpoint, LinkEnv, RAN_WELL};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -73,6 +75,15 @@ pub enum SessionEvent {
         channel: ChannelId,
         /// Why, as one line.
         error: String,
+    },
+    /// A channel failed and is linked again after `delay` (attempt `attempt` since it last ran well).
+    ChannelRelinking {
+        /// The channel.
+        channel: ChannelId,
+        /// When the next link starts.
+        delay: Duration,
+        /// 1 for the first relink after the channel ran well.
+        attempt: u32,
     },
     /// A linked channel closed.
     ChannelClosed {
@@ -281,6 +292,8 @@ struct Core {
     session_id: Option<u32>,
     offered: BTreeSet<ChannelId>,
     seen_first_list: bool,
+    /// Failures in a row of each channel, for the relink backoff.
+    failures: BTreeMap<ChannelId, u32>,
 }
 
 impl Core {
@@ -299,6 +312,7 @@ impl Core {
             session_id: None,
             offered: BTreeSet::new(),
             seen_first_list: false,
+            failures: BTreeMap::new(),
         }
     }
 
@@ -360,7 +374,7 @@ impl Core {
                     Some(SessionCommand::StartSharing(cfg)) => self.share(Some(cfg)).await,
                     Some(SessionCommand::StopSharing) => self.share(None).await,
                 },
-                (channel, _kind, end) = self.table.next_end() => self.on_channel_end(channel, end).await,
+                ended = self.table.next_end() => self.on_channel_end(ended).await,
                 _ = ticker.tick() => {
                     if let Some(ev) = sharing::activity_update(&self.shared, &mut last_activity) {
                         self.emit(ev).await;
@@ -415,11 +429,28 @@ impl Core {
         }
     }
 
-    async fn on_channel_end(&mut self, channel: ChannelId, end: TaskEnd) {
+    /// Reports a channel's end. A channel that failed after linking (a read or protocol error: an oversized or
+    /// malformed message, bad compressed data) is linked again with a backoff, so one bad message cannot end what
+    /// the channel does (folder sharing) for the rest of the session.
+    async fn on_channel_end(&mut self, ended: Ended) {
+        let Ended { id: channel, kind, end, ran } = ended;
+        let failed = matches!(end, Ok(ChannelEnd::Failed(_)));
         match end {
             Ok(end) => self.emit(SessionEvent::ChannelClosed { channel, reason: end.describe() }).await,
             Err(e) => self.emit(SessionEvent::ChannelFailed { channel, error: e.to_string() }).await,
         }
+        let (Some(env), Some(session_id)) = (&self.env, self.session_id) else { return };
+        if !failed || !self.offered.contains(&channel) {
+            return;
+        }
+        let failures = self.failures.entry(channel).or_insert(0);
+        if ran >= RAN_WELL {
+            *failures = 0;
+        }
+        *failures = failures.saturating_add(1);
+        let (attempt, delay) = (*failures, relink_delay(*failures));
+        self.table.start(channel, kind, env, session_id, delay);
+        self.emit(SessionEvent::ChannelRelinking { channel, delay, attempt }).await;
     }
 
     /// Starts, replaces or stops the share; relinks the WebDAV channel when the guest must drop its connections.

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// A linked channel's halves, ready to run.
@@ -109,7 +109,28 @@ pub(crate) type TaskEnd = Result<ChannelEnd, LinkFailure>;
 struct Running {
     generation: u64,
     kind: Arc<dyn ChannelKind>,
+    started: Instant,
     _task: AbortOnDrop<()>,
+}
+
+/// A channel's task ended: which, its kind, how, and how long it ran (its link delay included).
+pub(crate) struct Ended {
+    pub(crate) id: ChannelId,
+    pub(crate) kind: Arc<dyn ChannelKind>,
+    pub(crate) end: TaskEnd,
+    pub(crate) ran: Duration,
+}
+
+/// The first relink delay after a channel failed; it doubles per failure in a row, up to [`RELINK_MAX`].
+pub(crate) const RELINK_FIRST: Duration = Duration::from_millis(200);
+/// The longest relink delay.
+pub(crate) const RELINK_MAX: Duration = Duration::from_secs(30);
+/// A channel that ran this long before failing starts its backoff again from [`RELINK_FIRST`].
+pub(crate) const RAN_WELL: Duration = Duration::from_secs(60);
+
+/// The delay before relink number `attempt` (1-based) of a run of failures.
+pub(crate) fn relink_delay(attempt: u32) -> Duration {
+    RELINK_FIRST.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(RELINK_MAX)
 }
 
 /// The running channels of a session (main excluded).
@@ -174,7 +195,7 @@ impl ChannelTable {
             .await;
             let _ = ended.send((id, generation, result)).await;
         });
-        self.running.insert(id, Running { generation, kind, _task: AbortOnDrop(task) });
+        self.running.insert(id, Running { generation, kind, started: Instant::now(), _task: AbortOnDrop(task) });
     }
 
     /// Relinks every running channel of type `t` after `delay` (the old link is closed at once).
@@ -193,14 +214,14 @@ impl ChannelTable {
     }
 
     /// Waits until a channel's task ends and removes it from the table. Ends of replaced tasks are skipped.
-    pub(crate) async fn next_end(&mut self) -> (ChannelId, Arc<dyn ChannelKind>, TaskEnd) {
+    pub(crate) async fn next_end(&mut self) -> Ended {
         loop {
             let Some((id, generation, end)) = self.ended_rx.recv().await else {
                 return std::future::pending().await;
             };
             if self.running.get(&id).is_some_and(|r| r.generation == generation) {
                 if let Some(r) = self.running.remove(&id) {
-                    return (id, r.kind, end);
+                    return Ended { id, kind: r.kind, end, ran: r.started.elapsed() };
                 }
             }
         }
@@ -293,4 +314,17 @@ async fn link_dialed(
     let reader = MessageReader::new(r, info.mode, max_message, cap.clone(), counters.clone());
     let (writer, _task) = spawn_writer(w, info.mode, data_queue, cap, counters);
     Ok(LinkedChannel { reader, writer, info })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relink_delays_double_from_200_ms_up_to_30_s() {
+        let ms: Vec<u128> = (1..=10).map(|a| relink_delay(a).as_millis()).collect();
+        assert_eq!(ms, vec![200, 400, 800, 1600, 3200, 6400, 12_800, 25_600, 30_000, 30_000]);
+        assert_eq!(relink_delay(u32::MAX), RELINK_MAX);
+        assert_eq!(relink_delay(0), RELINK_FIRST);
+    }
 }

@@ -210,6 +210,56 @@ pub fn route(frame_is_close: bool, known: bool, open_clients: usize, max_clients
     }
 }
 
+/// A set of client ids that holds at most a given number, forgetting the oldest first: the ids of refused guest
+/// connections, so their later frames are dropped, bounded however many connections the guest opens.
+#[derive(Debug, Default)]
+pub struct RecentIds {
+    order: std::collections::VecDeque<ClientId>,
+    set: std::collections::HashSet<ClientId>,
+}
+
+impl RecentIds {
+    /// Adds `id`, forgetting the oldest ids while more than `max` are held.
+    pub fn insert(&mut self, id: ClientId, max: usize) {
+        if self.set.insert(id) {
+            self.order.push_back(id);
+        }
+        while self.order.len() > max {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+    }
+
+    /// Whether `id` is held.
+    pub fn contains(&self, id: &ClientId) -> bool {
+        self.set.contains(id)
+    }
+
+    /// Forgets `id`.
+    pub fn remove(&mut self, id: &ClientId) {
+        if self.set.remove(id) {
+            self.order.retain(|i| i != id);
+        }
+    }
+
+    /// Forgets every id.
+    pub fn clear(&mut self) {
+        self.order.clear();
+        self.set.clear();
+    }
+
+    /// How many ids are held.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,5 +420,21 @@ mod tests {
         d.reset();
         d.push(&encode_frame(2, b"z").unwrap());
         assert_eq!(frames(&mut d), vec![Frame { id: 2, payload: Bytes::from_static(b"z") }]);
+    }
+
+    #[test]
+    fn recent_ids_forget_the_oldest_past_their_bound() {
+        let mut r = RecentIds::default();
+        for id in 0..10 {
+            r.insert(id, 3);
+        }
+        assert_eq!(r.len(), 3);
+        assert!(!r.contains(&6) && r.contains(&7) && r.contains(&9));
+        r.insert(9, 3);
+        assert_eq!(r.len(), 3, "an id already held is not added twice");
+        r.remove(&8);
+        assert!(!r.contains(&8) && r.len() == 2);
+        r.clear();
+        assert!(r.is_empty());
     }
 }

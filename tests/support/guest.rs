@@ -60,6 +60,11 @@ impl FakeGuest {
         encode_frames(id, data)
     }
 
+    /// Sends any message on the WebDAV channel, as a hostile server would.
+    pub fn raw(&self, msg_type: u16, body: Vec<u8>) {
+        self.send(Out::Msg(msg_type, body));
+    }
+
     /// Sends PING on the WebDAV channel.
     pub fn ping(&self, id: u32) {
         send_ping(&self.inner, &webdav_tx(&self.inner), ChannelType::Webdav, id, 0);
