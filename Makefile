@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 10
 FUZZ_TARGETS := link_reply message_header vmc_port mux_demux share_paths bitmap lz lz4 glz zlib_glz jpeg quic
 
-.PHONY: help deps build test lint fmt fuzz-build fuzz-smoke screenshot bench bench-quick
+.PHONY: help deps build test lint fmt fuzz-build fuzz-smoke fuzz screenshot bench bench-quick
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ screenshot: deps testvm ## the window sharing a folder with the test VM, under X
 
 fuzz-build: ## build the cargo-fuzz targets (plain build; no nightly needed)
 	$(CARGO) build --manifest-path fuzz/Cargo.toml --bins
+
+fuzz: ## every fuzz target for FUZZ_SECONDS each, 600 by default (off CI; needs cargo-fuzz); crashes in fuzz/artifacts
+	$(MAKE) fuzz-smoke FUZZ_SECONDS=$(or $(filter-out 10,$(FUZZ_SECONDS)),600)
 
 fuzz-smoke: ## run each fuzz target for FUZZ_SECONDS (needs cargo-fuzz)
 	for t in $(FUZZ_TARGETS); do \
