@@ -36,6 +36,37 @@ pub const MAIN_CAP_AGENT_CONNECTED_TOKENS: u32 = 2;
 /// Main capability: seamless migration.
 pub const MAIN_CAP_SEAMLESS_MIGRATE: u32 = 3;
 
+/// Display capability: STREAM_DATA_SIZED may be sent.
+pub const DISPLAY_CAP_SIZED_STREAM: u32 = 0;
+/// Display capability: MONITORS_CONFIG may be sent.
+pub const DISPLAY_CAP_MONITORS_CONFIG: u32 = 1;
+/// Display capability: DRAW_COMPOSITE is understood (changes what guest drivers emit).
+pub const DISPLAY_CAP_COMPOSITE: u32 = 2;
+/// Display capability: 8-bit alpha surfaces.
+pub const DISPLAY_CAP_A8_SURFACE: u32 = 3;
+/// Display capability: the client sends STREAM_REPORT.
+pub const DISPLAY_CAP_STREAM_REPORT: u32 = 4;
+/// Display capability: LZ4 images are understood.
+pub const DISPLAY_CAP_LZ4_COMPRESSION: u32 = 5;
+/// Display capability: (server) PREFERRED_COMPRESSION is honoured.
+pub const DISPLAY_CAP_PREF_COMPRESSION: u32 = 6;
+/// Display capability: GL scanout over a unix socket.
+pub const DISPLAY_CAP_GL_SCANOUT: u32 = 7;
+/// Display capability: only the CODEC_* caps set may be used for streams.
+pub const DISPLAY_CAP_MULTI_CODEC: u32 = 8;
+/// Display capability: MJPEG streams.
+pub const DISPLAY_CAP_CODEC_MJPEG: u32 = 9;
+/// Display capability: VP8 streams.
+pub const DISPLAY_CAP_CODEC_VP8: u32 = 10;
+/// Display capability: H.264 streams.
+pub const DISPLAY_CAP_CODEC_H264: u32 = 11;
+/// Display capability: (server) PREFERRED_VIDEO_CODEC_TYPE is honoured.
+pub const DISPLAY_CAP_PREF_VIDEO_CODEC_TYPE: u32 = 12;
+/// Display capability: VP9 streams.
+pub const DISPLAY_CAP_CODEC_VP9: u32 = 13;
+/// Display capability: H.265 streams.
+pub const DISPLAY_CAP_CODEC_H265: u32 = 14;
+
 /// SpiceVMC channel capability: LZ4-compressed data messages.
 pub const SPICEVMC_CAP_DATA_COMPRESS_LZ4: u32 = 0;
 
@@ -301,6 +332,75 @@ pub mod msg {
     pub const PORT_INIT: u16 = 201;
     /// Port channels: PORT_EVENT.
     pub const PORT_EVENT: u16 = 202;
+
+    /// Display channel: MODE (legacy primary-surface creation; spice-server 0.15 does not send it).
+    pub const DISPLAY_MODE: u16 = 101;
+    /// Display channel: MARK: the initial image is complete.
+    pub const DISPLAY_MARK: u16 = 102;
+    /// Display channel: RESET: clear the primary surface and the palette cache.
+    pub const DISPLAY_RESET: u16 = 103;
+    /// Display channel: COPY_BITS: copy a region of a surface within that surface.
+    pub const DISPLAY_COPY_BITS: u16 = 104;
+    /// Display channel: INVAL_LIST: drop these pixmap-cache entries.
+    pub const DISPLAY_INVAL_LIST: u16 = 105;
+    /// Display channel: INVAL_ALL_PIXMAPS: clear the pixmap cache once the listed channels caught up.
+    pub const DISPLAY_INVAL_ALL_PIXMAPS: u16 = 106;
+    /// Display channel: INVAL_PALETTE: drop one palette-cache entry.
+    pub const DISPLAY_INVAL_PALETTE: u16 = 107;
+    /// Display channel: INVAL_ALL_PALETTES: clear the palette cache.
+    pub const DISPLAY_INVAL_ALL_PALETTES: u16 = 108;
+    /// Display channel: STREAM_CREATE.
+    pub const DISPLAY_STREAM_CREATE: u16 = 122;
+    /// Display channel: STREAM_DATA.
+    pub const DISPLAY_STREAM_DATA: u16 = 123;
+    /// Display channel: STREAM_CLIP.
+    pub const DISPLAY_STREAM_CLIP: u16 = 124;
+    /// Display channel: STREAM_DESTROY.
+    pub const DISPLAY_STREAM_DESTROY: u16 = 125;
+    /// Display channel: STREAM_DESTROY_ALL.
+    pub const DISPLAY_STREAM_DESTROY_ALL: u16 = 126;
+    /// Display channel: DRAW_FILL.
+    pub const DISPLAY_DRAW_FILL: u16 = 302;
+    /// Display channel: DRAW_OPAQUE.
+    pub const DISPLAY_DRAW_OPAQUE: u16 = 303;
+    /// Display channel: DRAW_COPY.
+    pub const DISPLAY_DRAW_COPY: u16 = 304;
+    /// Display channel: DRAW_BLEND.
+    pub const DISPLAY_DRAW_BLEND: u16 = 305;
+    /// Display channel: DRAW_BLACKNESS.
+    pub const DISPLAY_DRAW_BLACKNESS: u16 = 306;
+    /// Display channel: DRAW_WHITENESS.
+    pub const DISPLAY_DRAW_WHITENESS: u16 = 307;
+    /// Display channel: DRAW_INVERS.
+    pub const DISPLAY_DRAW_INVERS: u16 = 308;
+    /// Display channel: DRAW_ROP3.
+    pub const DISPLAY_DRAW_ROP3: u16 = 309;
+    /// Display channel: DRAW_STROKE.
+    pub const DISPLAY_DRAW_STROKE: u16 = 310;
+    /// Display channel: DRAW_TEXT.
+    pub const DISPLAY_DRAW_TEXT: u16 = 311;
+    /// Display channel: DRAW_TRANSPARENT.
+    pub const DISPLAY_DRAW_TRANSPARENT: u16 = 312;
+    /// Display channel: DRAW_ALPHA_BLEND.
+    pub const DISPLAY_DRAW_ALPHA_BLEND: u16 = 313;
+    /// Display channel: SURFACE_CREATE.
+    pub const DISPLAY_SURFACE_CREATE: u16 = 314;
+    /// Display channel: SURFACE_DESTROY.
+    pub const DISPLAY_SURFACE_DESTROY: u16 = 315;
+    /// Display channel: STREAM_DATA_SIZED.
+    pub const DISPLAY_STREAM_DATA_SIZED: u16 = 316;
+    /// Display channel: MONITORS_CONFIG.
+    pub const DISPLAY_MONITORS_CONFIG: u16 = 317;
+    /// Display channel: DRAW_COMPOSITE.
+    pub const DISPLAY_DRAW_COMPOSITE: u16 = 318;
+    /// Display channel: STREAM_ACTIVATE_REPORT.
+    pub const DISPLAY_STREAM_ACTIVATE_REPORT: u16 = 319;
+    /// Display channel: GL_SCANOUT_UNIX (unix socket with fd passing only).
+    pub const DISPLAY_GL_SCANOUT_UNIX: u16 = 320;
+    /// Display channel: GL_DRAW.
+    pub const DISPLAY_GL_DRAW: u16 = 321;
+    /// Display channel: QUALITY_INDICATOR.
+    pub const DISPLAY_QUALITY_INDICATOR: u16 = 322;
 }
 
 /// Message types every channel shares, client to server.
@@ -333,6 +433,17 @@ pub mod msgc {
     pub const SPICEVMC_COMPRESSED_DATA: u16 = 102;
     /// Port channels: PORT_EVENT (ryll never sends it; see the facts sheet's traps).
     pub const PORT_EVENT: u16 = 201;
+
+    /// Display channel: INIT (mandatory: cache and GLZ dictionary sizes).
+    pub const DISPLAY_INIT: u16 = 101;
+    /// Display channel: STREAM_REPORT.
+    pub const DISPLAY_STREAM_REPORT: u16 = 102;
+    /// Display channel: PREFERRED_COMPRESSION.
+    pub const DISPLAY_PREFERRED_COMPRESSION: u16 = 103;
+    /// Display channel: GL_DRAW_DONE.
+    pub const DISPLAY_GL_DRAW_DONE: u16 = 104;
+    /// Display channel: PREFERRED_VIDEO_CODEC_TYPE.
+    pub const DISPLAY_PREFERRED_VIDEO_CODEC_TYPE: u16 = 105;
 }
 
 #[cfg(test)]

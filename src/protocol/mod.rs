@@ -14,12 +14,14 @@
 //! - [`header`]: the mini (6-byte) and full (18-byte) data headers.
 //! - [`base`]: messages every channel understands (SET_ACK, PING, NOTIFY, ...).
 //! - [`main_channel`]: main-channel messages (INIT, CHANNELS_LIST, NAME, ...).
+//! - [`display`]: display-channel messages (surfaces, draw operations, images, streams, caches, DISPLAY_INIT).
 //! - [`vmc`]: SpiceVMC and port-channel messages (DATA, COMPRESSED_DATA, PORT_INIT, PORT_EVENT).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 pub mod base;
 pub mod caps;
 pub mod constants;
+pub mod display;
 pub mod error;
 pub mod header;
 pub mod link;

@@ -67,6 +67,16 @@ impl<'a> Reader<'a> {
         Ok(LittleEndian::read_u16(self.bytes(2)?))
     }
 
+    /// Reads a little-endian i16.
+    pub fn i16(&mut self) -> Result<i16> {
+        Ok(LittleEndian::read_i16(self.bytes(2)?))
+    }
+
+    /// Reads a little-endian i32.
+    pub fn i32(&mut self) -> Result<i32> {
+        Ok(LittleEndian::read_i32(self.bytes(4)?))
+    }
+
     /// Reads a little-endian u32.
     pub fn u32(&mut self) -> Result<u32> {
         Ok(LittleEndian::read_u32(self.bytes(4)?))
