@@ -143,3 +143,57 @@ impl HttpBody for ShareBody {
         self.inner.size_hint()
     }
 }
+
+/// A request body that notes whether it failed because the client sent something malformed (a bad chunk size
+/// line or chunk terminator: hyper reports those as `InvalidData`/`InvalidInput` I/O errors), as opposed to a
+/// connection that broke.
+pub(super) struct CheckedBody<B> {
+    inner: Pin<Box<B>>,
+    malformed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<B> CheckedBody<B> {
+    /// Checks `inner`; `malformed` is set when it yields a malformed-input error.
+    pub(super) fn new(inner: B, malformed: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        Self { inner: Box::pin(inner), malformed }
+    }
+}
+
+/// Whether `e` (or an error it wraps) is an I/O error about malformed input.
+fn is_malformed(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return matches!(io.kind(), io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput);
+        }
+        cur = err.source();
+    }
+    false
+}
+
+impl<B> HttpBody for CheckedBody<B>
+where
+    B: HttpBody,
+    B::Error: std::error::Error + 'static,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let polled = self.inner.as_mut().poll_frame(cx);
+        if let Poll::Ready(Some(Err(e))) = &polled {
+            if is_malformed(e) {
+                self.malformed.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -105,6 +105,13 @@ fn refuse(status: StatusCode, allowed: &[&str], text: &'static str) -> Response<
     response
 }
 
+/// An answer of our own after which the connection closes (the request stream cannot go on).
+pub(super) fn refuse_and_close(status: StatusCode, text: &'static str) -> Response<DavBody> {
+    let mut response = refuse(status, &[], text);
+    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// `500 Internal Server Error` with `Connection: close`, for a handler that panicked.
 pub(super) fn internal_error() -> Response<DavBody> {
     let mut response = Response::new(DavBody::empty());
