@@ -14,11 +14,17 @@ use hyper::body::Body as HttpBody;
 use super::bodies::WatchedBody;
 use super::methods::{allowed_methods, fix_allow_header, ALL_METHODS, KNOWN_UNSUPPORTED, WRITE_METHODS};
 use super::paths::{check_paths, check_tree_operation};
+use super::share_stats::ShareStats;
 use super::sharefs::UploadBody;
 
 /// Answers one request: the method, path and tree policies first, then dav-server with the fixes listed in
 /// [`server`](super::server).
-pub(super) async fn dispatch<B>(handler: &DavHandler, read_only: bool, mut req: Request<B>) -> Response<DavBody>
+pub(super) async fn dispatch<B>(
+    handler: &DavHandler,
+    read_only: bool,
+    stats: &ShareStats,
+    mut req: Request<B>,
+) -> Response<DavBody>
 where
     B: HttpBody + Send + 'static,
     B::Data: Buf + Send + 'static,
@@ -54,7 +60,7 @@ where
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("infinity"));
     let mut response = if matches!(req.method().as_str(), "PUT" | "PATCH") {
-        upload(handler, req).await
+        upload(handler, stats, req).await
     } else {
         handler.handle(req).await
     };
@@ -73,7 +79,7 @@ where
 
 /// Hand a PUT/PATCH to dav-server with its body watched, so that the filesystem replaces the
 /// target only if the body ended cleanly with every byte written (see [`UploadBody`]).
-async fn upload<B>(handler: &DavHandler, req: Request<B>) -> Response<DavBody>
+async fn upload<B>(handler: &DavHandler, stats: &ShareStats, req: Request<B>) -> Response<DavBody>
 where
     B: HttpBody + Send + 'static,
     B::Data: Buf + Send + 'static,
@@ -82,6 +88,7 @@ where
     let record = UploadBody::new();
     let req = req.map(|body| WatchedBody::new(body, Arc::clone(&record)));
     let mut response = Arc::clone(&record).scope(handler.handle(req)).await;
+    stats.add_upload_writes(record.writes());
     if record.refused() && response.status().is_server_error() {
         // The body ended, but not with the length the request announced: the client's error.
         *response.status_mut() = StatusCode::BAD_REQUEST;

@@ -55,7 +55,8 @@
 //! would otherwise treat the EOF as an aborted request and drop the response. With half-close
 //! the response is still delivered and the connection ends afterwards.
 //!
-//! Request bodies are streamed: PUT goes frame by frame into a temporary file and nothing
+//! Request bodies are streamed: PUT goes into a temporary file (pieces under 8 KiB gathered into writes of up
+//! to 64 KiB, so a body sent one byte per frame does not cost one file write per byte) and nothing
 //! buffers a whole body (dav-server buffers other methods' bodies up to 64 KiB and refuses larger
 //! ones). The PUT/PATCH body is watched ([`UploadBody`](super::sharefs::UploadBody)): the temporary replaces the
 //! target only if the body ended cleanly and every byte was written; a body that ends with a length other than
@@ -281,7 +282,10 @@ impl ShareServer {
         let (req, unread) = unread_body::watch(req);
         // A panic inside dav-server must not take the connection task (or the caller) with it.
         let response =
-            match AssertUnwindSafe(dispatch(&self.inner.handler, self.inner.read_only, req)).catch_unwind().await {
+            match AssertUnwindSafe(dispatch(&self.inner.handler, self.inner.read_only, &self.inner.stats, req))
+                .catch_unwind()
+                .await
+            {
                 Ok(response) => response,
                 Err(_) => {
                     tracing::error!("webdav handler panicked; answering 500");
