@@ -3,9 +3,12 @@
 //!
 //! - **Guest → server**: [`input_pipe`] gives the dispatcher an [`InputSender`] and the HTTP server an
 //!   [`InputReader`]. The dispatcher hands over frame payload as [`Bytes`] (slices of the received SPICE message,
-//!   not copies); the server copies them into its own buffer when it reads. The pipe holds at most
-//!   `limit` bytes plus one piece, so a connection that does not read makes the dispatcher wait (the stall limit
-//!   applies there), not the memory grow.
+//!   not copies); the server copies them into its own buffer when it reads. Pieces under 4 KiB are copied into
+//!   16 KiB buffers one after the other (coalesced), and every queued entry is charged [`PIECE_COST`] bytes on
+//!   top of its payload. The pipe holds at most `limit` charged bytes plus one piece, and all pipes of a channel
+//!   together at most [`INPUT_BUDGET`] (an empty pipe may always take one piece), so a connection that does not
+//!   read makes the dispatcher wait (the stall limit applies there), not the memory grow: a flood of one-byte
+//!   frames costs about what the same bytes in large frames cost.
 //! - **Server → guest**: [`FrameSink`] is the server's write half. Each write becomes one mux frame of at most
 //!   65 535 payload bytes (gathered from hyper's vectored writes, copied once into the frame) that goes straight
 //!   onto the socket writer's bounded data lane; the write waits while the lane is full. Waiting writers get
@@ -20,7 +23,7 @@ use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -36,22 +39,84 @@ pub fn frame_pool() -> FramePool {
     Arc::new(Mutex::new(BufRing::new(512 * 1024, 8)))
 }
 
+/// What a queued piece costs beyond its bytes (its `Bytes` handle in the queue, the allocator's overhead), charged
+/// against the pipe's limit and the channel's [`INPUT_BUDGET`]: a connection cannot queue more entries than
+/// `limit / PIECE_COST`, whatever their size.
+pub const PIECE_COST: usize = 64;
+/// Pieces smaller than [`COPY_BELOW`] are copied into buffers of this size, one after the other, so a flood of
+/// one-byte frames costs one byte per byte plus one entry per 16 KiB.
+const COALESCE_BUF: usize = 16 * 1024;
+/// The charged input (bytes plus [`PIECE_COST`] per entry) that all guest connections of one channel may have
+/// queued together. At the default limits (256 clients, 256 KiB each) it is what the per-connection limits allow
+/// anyway; it also holds when `--max-guest-connections` is raised.
+pub const INPUT_BUDGET: usize = 64 * 1024 * 1024;
+
+/// The channel-wide account of queued input (see [`INPUT_BUDGET`]).
+struct Budget {
+    used: AtomicUsize,
+    limit: usize,
+    /// The sender waiting for the budget (the dispatcher sends to one connection at a time).
+    waiter: Mutex<Option<Waker>>,
+}
+
+impl Budget {
+    fn add(&self, n: usize) {
+        self.used.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn sub(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.used.fetch_sub(n, Ordering::Relaxed);
+        if let Some(w) = self.waiter.lock().ok().and_then(|mut w| w.take()) {
+            w.wake();
+        }
+    }
+}
+
 /// Buffers for the pieces the dispatcher copies (see [`InputSender::send`]), shared by the connections of one
-/// channel and reused once the HTTP servers have read them.
-pub type CopyPool = Arc<Mutex<BufRing>>;
+/// channel and reused once the HTTP servers have read them, plus the channel's [`INPUT_BUDGET`] account.
+#[derive(Clone)]
+pub struct CopyPool {
+    ring: Arc<Mutex<BufRing>>,
+    budget: Arc<Budget>,
+}
 
 /// A [`CopyPool`] for one channel.
 pub fn copy_pool() -> CopyPool {
-    Arc::new(Mutex::new(BufRing::new(1024 * 1024, 2)))
+    copy_pool_with_budget(INPUT_BUDGET)
 }
 
-/// Pieces smaller than this are copied into their own buffer instead of keeping the (much larger) SPICE message
-/// they came from alive while they wait in the pipe.
+/// A [`CopyPool`] whose connections may queue `budget` charged bytes together.
+pub fn copy_pool_with_budget(budget: usize) -> CopyPool {
+    CopyPool {
+        ring: Arc::new(Mutex::new(BufRing::new(1024 * 1024, 2))),
+        budget: Arc::new(Budget { used: AtomicUsize::new(0), limit: budget, waiter: Mutex::new(None) }),
+    }
+}
+
+impl CopyPool {
+    /// The charged input (bytes plus [`PIECE_COST`] per entry) queued by all connections right now.
+    pub fn queued(&self) -> usize {
+        self.budget.used.load(Ordering::Relaxed)
+    }
+
+    fn take(&self, n: usize) -> BytesMut {
+        self.ring.lock().map_or_else(|_| BytesMut::with_capacity(n), |mut p| p.take(n))
+    }
+}
+
+/// Pieces smaller than this are copied (coalesced, see [`COALESCE_BUF`]) instead of keeping the (much larger)
+/// SPICE message they came from alive while they wait in the pipe.
 const COPY_BELOW: usize = 4096;
 
 #[derive(Default)]
 struct PipeState {
     pieces: VecDeque<Bytes>,
+    /// Copied small pieces, after everything in `pieces`; new small pieces are appended while it has room.
+    tail: BytesMut,
+    /// Payload bytes queued (`pieces` and `tail`).
     len: usize,
     /// The sender is gone: end of input once `pieces` is empty.
     closed: bool,
@@ -61,6 +126,41 @@ struct PipeState {
     sender: Option<Waker>,
 }
 
+impl PipeState {
+    /// Queued bytes plus [`PIECE_COST`] per entry: what the limit and the budget count.
+    fn cost(&self) -> usize {
+        self.len + PIECE_COST * (self.pieces.len() + usize::from(!self.tail.is_empty()))
+    }
+
+    fn flush_tail(&mut self) {
+        if !self.tail.is_empty() {
+            let full = self.tail.split().freeze();
+            self.pieces.push_back(full);
+        }
+    }
+
+    /// Queues `piece`: small ones are appended to the tail, others queued as they are or (`copy`) copied.
+    fn push(&mut self, piece: Bytes, copy: bool, pool: &CopyPool) {
+        self.len += piece.len();
+        if piece.len() < COPY_BELOW {
+            if self.tail.capacity() - self.tail.len() < piece.len() {
+                self.flush_tail();
+                self.tail = pool.take(COALESCE_BUF);
+            }
+            self.tail.extend_from_slice(&piece);
+            return;
+        }
+        self.flush_tail();
+        if copy {
+            let mut c = pool.take(piece.len());
+            c.extend_from_slice(&piece);
+            self.pieces.push_back(c.freeze());
+        } else {
+            self.pieces.push_back(piece);
+        }
+    }
+}
+
 type Shared = Arc<Mutex<PipeState>>;
 
 fn lock(s: &Shared) -> MutexGuard<'_, PipeState> {
@@ -68,10 +168,11 @@ fn lock(s: &Shared) -> MutexGuard<'_, PipeState> {
 }
 
 /// A bounded pipe of payload pieces: (the dispatcher's end, the HTTP server's end). Copied pieces come from
-/// `copies`.
+/// `copies`, which also holds the channel's budget.
 pub fn input_pipe(limit: usize, copies: CopyPool) -> (InputSender, InputReader) {
     let shared: Shared = Arc::default();
-    (InputSender { shared: shared.clone(), limit, copies }, InputReader { shared })
+    let budget = copies.budget.clone();
+    (InputSender { shared: shared.clone(), limit, copies }, InputReader { shared, budget })
 }
 
 /// The dispatcher's end of a guest connection's input.
@@ -86,32 +187,39 @@ pub struct InputSender {
 pub struct ReaderGone;
 
 impl InputSender {
-    /// Queues `piece`, waiting while the pipe holds `limit` bytes or more.
+    /// Queues `piece`, waiting while the pipe's charged input ([`PIECE_COST`] per entry plus its bytes) is
+    /// `limit` or more, or while the channel's budget is used up and this pipe holds anything.
     ///
     /// A piece is normally queued as it is: a slice that keeps the received SPICE message alive until the server
-    /// reads it. Small pieces, and pieces for a server that is behind (the pipe is half full), are copied, so
-    /// slow connections hold only their own bytes, not whole messages.
+    /// reads it. Small pieces are copied into a shared tail buffer, and pieces for a server that is behind (the
+    /// pipe is half full) are copied, so slow connections hold only their own bytes, not whole messages.
     pub async fn send(&mut self, piece: Bytes) -> Result<(), ReaderGone> {
-        let behind = lock(&self.shared).len >= self.limit / 2;
-        let mut piece = Some(if behind || piece.len() < COPY_BELOW {
-            let mut copy = self.copies.lock().map_or_else(|_| BytesMut::new(), |mut p| p.take(piece.len()));
-            copy.extend_from_slice(&piece);
-            copy.freeze()
-        } else {
-            piece
-        });
+        let mut piece = Some(piece);
+        let budget = &self.copies.budget;
         poll_fn(|cx| {
             let mut st = lock(&self.shared);
             if st.reader_gone {
                 return Poll::Ready(Err(ReaderGone));
             }
-            if st.len >= self.limit {
+            let before = st.cost();
+            if before >= self.limit {
                 st.sender = Some(cx.waker().clone());
                 return Poll::Pending;
             }
+            // A pipe that is empty may always take one piece, so a connection that reads is never starved.
+            if before > 0 && budget.used.load(Ordering::Relaxed) >= budget.limit {
+                st.sender = Some(cx.waker().clone());
+                if let Ok(mut w) = budget.waiter.lock() {
+                    *w = Some(cx.waker().clone());
+                }
+                if budget.used.load(Ordering::Relaxed) >= budget.limit {
+                    return Poll::Pending;
+                }
+            }
             if let Some(p) = piece.take() {
-                st.len += p.len();
-                st.pieces.push_back(p);
+                let behind = st.len >= self.limit / 2;
+                st.push(p, behind, &self.copies);
+                budget.add(st.cost() - before);
             }
             if let Some(w) = st.reader.take() {
                 w.wake();
@@ -135,18 +243,20 @@ impl Drop for InputSender {
 /// The HTTP server's end of a guest connection's input.
 pub struct InputReader {
     shared: Shared,
+    budget: Arc<Budget>,
 }
 
 impl AsyncRead for InputReader {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let mut st = lock(&self.shared);
-        if st.pieces.is_empty() {
+        if st.len == 0 {
             if !st.closed {
                 st.reader = Some(cx.waker().clone());
                 return Poll::Pending;
             }
             return Poll::Ready(Ok(()));
         }
+        let before = st.cost();
         let mut copied = 0;
         while buf.remaining() > 0 {
             let Some(front) = st.pieces.front_mut() else { break };
@@ -158,7 +268,18 @@ impl AsyncRead for InputReader {
                 st.pieces.pop_front();
             }
         }
+        let n = st.tail.len().min(buf.remaining());
+        if n > 0 {
+            buf.put_slice(st.tail.get(..n).unwrap_or_default());
+            st.tail.advance(n);
+            copied += n;
+        }
         st.len -= copied;
+        if st.pieces.is_empty() && st.pieces.capacity() > 64 {
+            // After a burst of entries, give the queue's memory back.
+            st.pieces.shrink_to(8);
+        }
+        self.budget.sub(before - st.cost());
         if let Some(w) = st.sender.take() {
             w.wake();
         }
@@ -170,8 +291,11 @@ impl Drop for InputReader {
     fn drop(&mut self) {
         let mut st = lock(&self.shared);
         st.reader_gone = true;
-        st.pieces.clear();
+        let cost = st.cost();
+        st.pieces = VecDeque::new();
+        st.tail = BytesMut::new();
         st.len = 0;
+        self.budget.sub(cost);
         if let Some(w) = st.sender.take() {
             w.wake();
         }
@@ -366,6 +490,39 @@ mod tests {
         assert!(blocked.await.is_err());
         drop(rx);
         assert_eq!(tx.send(Bytes::from_static(b"x")).await, Err(ReaderGone));
+    }
+
+    #[tokio::test]
+    async fn one_byte_pieces_are_coalesced_and_charged() {
+        let pool = copy_pool();
+        let (mut tx, mut rx) = input_pipe(256 * 1024, pool.clone());
+        for i in 0..100_000u32 {
+            tx.send(Bytes::copy_from_slice(&[i as u8])).await.unwrap();
+        }
+        // 100 000 bytes in 16 KiB buffers: 7 entries, not 100 000.
+        assert!(pool.queued() <= 100_000 + 7 * PIECE_COST, "charged {}", pool.queued());
+        let mut got = vec![0u8; 100_000];
+        rx.read_exact(&mut got).await.unwrap();
+        assert!(got.iter().enumerate().all(|(i, &b)| b == i as u8));
+        assert_eq!(pool.queued(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_channel_budget_bounds_all_pipes_but_an_empty_pipe_takes_a_piece() {
+        let pool = copy_pool_with_budget(10_000);
+        let (mut a, _ra) = input_pipe(8_000, pool.clone());
+        let (mut b, mut rb) = input_pipe(8_000, pool.clone());
+        a.send(Bytes::from(vec![1; 7_000])).await.unwrap();
+        b.send(Bytes::from(vec![2; 3_500])).await.unwrap();
+        // 10 500 + 2 entries charged: b holds something and must wait for the budget.
+        let short = std::time::Duration::from_millis(50);
+        assert!(tokio::time::timeout(short, b.send(Bytes::from_static(b"x"))).await.is_err());
+        let mut got = vec![0u8; 3_500];
+        rb.read_exact(&mut got).await.unwrap();
+        // b is empty again: it may take a piece although a still holds most of the budget.
+        b.send(Bytes::from_static(b"y")).await.unwrap();
+        drop(_ra);
+        assert_eq!(pool.queued(), 1 + PIECE_COST);
     }
 
     #[tokio::test]

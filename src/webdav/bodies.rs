@@ -8,57 +8,128 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use dav_server::body::Body as DavBody;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 
 use super::share_stats::RequestGuard;
 use super::sharefs::UploadBody;
 
-/// A request body that reports its progress to an [`UploadBody`] record: data bytes yielded, a
-/// clean end, an error.
-pub(super) struct WatchedBody<B> {
+/// Body pieces under this size are gathered before they reach the filesystem ...
+const SMALL_PIECE: usize = 8 * 1024;
+/// ... into writes of up to this size, so a body that arrives one byte per frame costs one file write (and one
+/// blocking section) per 64 KiB, not per byte.
+const GATHER: usize = 64 * 1024;
+
+/// What polling a body returned: a frame, an error, or its end.
+type Polled<B> = Option<Result<Frame<<B as HttpBody>::Data>, <B as HttpBody>::Error>>;
+
+/// A request body that gathers small data frames (see [`GATHER`]) and reports its progress to an
+/// [`UploadBody`] record: data bytes yielded, a clean end, an error.
+pub(super) struct WatchedBody<B: HttpBody> {
     inner: Pin<Box<B>>,
     record: Arc<UploadBody>,
+    gathered: BytesMut,
+    /// What the inner body returned after data was gathered; returned once the gathered data is out.
+    next: Option<Polled<B>>,
 }
 
-impl<B> WatchedBody<B> {
+impl<B: HttpBody> WatchedBody<B> {
     /// Watches `inner`, reporting to `record`.
     pub(super) fn new(inner: B, record: Arc<UploadBody>) -> Self {
-        Self { inner: Box::pin(inner), record }
+        Self { inner: Box::pin(inner), record, gathered: BytesMut::new(), next: None }
+    }
+
+    /// Hands out `polled` (a frame or the end of the body), recording it.
+    fn report(&self, polled: Polled<B>) -> Option<Result<Frame<Bytes>, B::Error>>
+    where
+        B::Data: Buf,
+    {
+        match polled {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(mut data) => Some(Ok(self.data(data.copy_to_bytes(data.remaining())))),
+                Err(frame) => frame.into_trailers().ok().map(|t| Ok(Frame::trailers(t))),
+            },
+            Some(Err(e)) => {
+                self.record.failed();
+                Some(Err(e))
+            }
+            None => {
+                self.record.ended();
+                None
+            }
+        }
+    }
+
+    fn data(&self, data: Bytes) -> Frame<Bytes> {
+        self.record.received(u64::try_from(data.len()).unwrap_or(u64::MAX));
+        Frame::data(data)
     }
 }
+
+// Nothing is pinned in place: the inner body is boxed, the rest is moved freely.
+impl<B: HttpBody> Unpin for WatchedBody<B> {}
 
 impl<B> HttpBody for WatchedBody<B>
 where
     B: HttpBody,
     B::Data: Buf,
 {
-    type Data = B::Data;
+    type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = &mut *self;
-        let polled = this.inner.as_mut().poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.record.received(u64::try_from(data.remaining()).unwrap_or(u64::MAX));
-                }
-            }
-            Poll::Ready(Some(Err(_))) => this.record.failed(),
-            Poll::Ready(None) => this.record.ended(),
-            Poll::Pending => {}
+        if let Some(next) = this.next.take() {
+            return Poll::Ready(this.report(next));
         }
-        polled
+        loop {
+            let polled = match this.inner.as_mut().poll_frame(cx) {
+                // Gathered bytes wait for more: the body's end (or GATHER bytes) comes soon enough.
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(polled) => polled,
+            };
+            let small = match &polled {
+                Some(Ok(frame)) => frame.data_ref().is_some_and(|d| d.remaining() < SMALL_PIECE),
+                _ => false,
+            };
+            if small {
+                if let Some(Ok(frame)) = polled {
+                    if let Ok(mut data) = frame.into_data() {
+                        while data.has_remaining() {
+                            this.gathered.extend_from_slice(data.chunk());
+                            let n = data.chunk().len();
+                            data.advance(n);
+                        }
+                    }
+                }
+                if this.gathered.len() >= GATHER {
+                    let out = this.gathered.split().freeze();
+                    return Poll::Ready(Some(Ok(this.data(out))));
+                }
+                continue;
+            }
+            if this.gathered.is_empty() {
+                return Poll::Ready(this.report(polled));
+            }
+            this.next = Some(polled);
+            let out = std::mem::take(&mut this.gathered).freeze();
+            return Poll::Ready(Some(Ok(this.data(out))));
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.next.as_ref().is_some_and(Option::is_none) || (self.gathered.is_empty() && self.inner.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        let mut hint = self.inner.size_hint();
+        let extra = u64::try_from(self.gathered.len()).unwrap_or(u64::MAX);
+        hint.set_lower(hint.lower().saturating_add(extra));
+        if let Some(upper) = hint.upper() {
+            hint.set_upper(upper.saturating_add(extra));
+        }
+        hint
     }
 }
 
@@ -137,6 +208,60 @@ impl HttpBody for ShareBody {
 
     fn is_end_stream(&self) -> bool {
         self.guard.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A request body that notes whether it failed because the client sent something malformed (a bad chunk size
+/// line or chunk terminator: hyper reports those as `InvalidData`/`InvalidInput` I/O errors), as opposed to a
+/// connection that broke.
+pub(super) struct CheckedBody<B> {
+    inner: Pin<Box<B>>,
+    malformed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<B> CheckedBody<B> {
+    /// Checks `inner`; `malformed` is set when it yields a malformed-input error.
+    pub(super) fn new(inner: B, malformed: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        Self { inner: Box::pin(inner), malformed }
+    }
+}
+
+/// Whether `e` (or an error it wraps) is an I/O error about malformed input.
+fn is_malformed(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return matches!(io.kind(), io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput);
+        }
+        cur = err.source();
+    }
+    false
+}
+
+impl<B> HttpBody for CheckedBody<B>
+where
+    B: HttpBody,
+    B::Error: std::error::Error + 'static,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let polled = self.inner.as_mut().poll_frame(cx);
+        if let Poll::Ready(Some(Err(e))) = &polled {
+            if is_malformed(e) {
+                self.malformed.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -14,11 +14,17 @@ use hyper::body::Body as HttpBody;
 use super::bodies::WatchedBody;
 use super::methods::{allowed_methods, fix_allow_header, ALL_METHODS, KNOWN_UNSUPPORTED, WRITE_METHODS};
 use super::paths::{check_paths, check_tree_operation};
+use super::share_stats::ShareStats;
 use super::sharefs::UploadBody;
 
 /// Answers one request: the method, path and tree policies first, then dav-server with the fixes listed in
 /// [`server`](super::server).
-pub(super) async fn dispatch<B>(handler: &DavHandler, read_only: bool, mut req: Request<B>) -> Response<DavBody>
+pub(super) async fn dispatch<B>(
+    handler: &DavHandler,
+    read_only: bool,
+    stats: &ShareStats,
+    mut req: Request<B>,
+) -> Response<DavBody>
 where
     B: HttpBody + Send + 'static,
     B::Data: Buf + Send + 'static,
@@ -54,7 +60,7 @@ where
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("infinity"));
     let mut response = if matches!(req.method().as_str(), "PUT" | "PATCH") {
-        upload(handler, req).await
+        upload(handler, stats, req).await
     } else {
         handler.handle(req).await
     };
@@ -73,7 +79,7 @@ where
 
 /// Hand a PUT/PATCH to dav-server with its body watched, so that the filesystem replaces the
 /// target only if the body ended cleanly with every byte written (see [`UploadBody`]).
-async fn upload<B>(handler: &DavHandler, req: Request<B>) -> Response<DavBody>
+async fn upload<B>(handler: &DavHandler, stats: &ShareStats, req: Request<B>) -> Response<DavBody>
 where
     B: HttpBody + Send + 'static,
     B::Data: Buf + Send + 'static,
@@ -82,6 +88,7 @@ where
     let record = UploadBody::new();
     let req = req.map(|body| WatchedBody::new(body, Arc::clone(&record)));
     let mut response = Arc::clone(&record).scope(handler.handle(req)).await;
+    stats.add_upload_writes(record.writes());
     if record.refused() && response.status().is_server_error() {
         // The body ended, but not with the length the request announced: the client's error.
         *response.status_mut() = StatusCode::BAD_REQUEST;
@@ -102,6 +109,13 @@ fn refuse(status: StatusCode, allowed: &[&str], text: &'static str) -> Response<
             headers.insert(ALLOW, v);
         }
     }
+    response
+}
+
+/// An answer of our own after which the connection closes (the request stream cannot go on).
+pub(super) fn refuse_and_close(status: StatusCode, text: &'static str) -> Response<DavBody> {
+    let mut response = refuse(status, &[], text);
+    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
     response
 }
 

@@ -36,6 +36,12 @@
 //!   answers (e.g. `423 Locked` on PUT); the wrapper removes it from 4xx answers (see
 //!   `dispatch::keep_connection_open` for why that is safe).
 //!
+//! - **Malformed chunked bodies** (a bad chunk size line or terminator) get `400` and a close, where
+//!   dav-server would answer `502`: the client's error, and the rest of the stream cannot be parsed.
+//! - **An absurd body on a method other than PUT/PATCH** (`Content-Length` over [`MAX_OTHER_BODY`]) gets `413`
+//!   at once and a close: the body is not read (to its end, as below), so `GET` with a length of 2^63 does
+//!   not hang the connection.
+//!
 //! Every request body is read to its end before the answer goes out, also when the handler
 //! answered without reading it (a refusal, a `412`, an error half way through an upload): through
 //! the mux, unread body bytes would otherwise start the guest connection's next HTTP connection
@@ -49,7 +55,8 @@
 //! would otherwise treat the EOF as an aborted request and drop the response. With half-close
 //! the response is still delivered and the connection ends afterwards.
 //!
-//! Request bodies are streamed: PUT goes frame by frame into a temporary file and nothing
+//! Request bodies are streamed: PUT goes into a temporary file (pieces under 8 KiB gathered into writes of up
+//! to 64 KiB, so a body sent one byte per frame does not cost one file write per byte) and nothing
 //! buffers a whole body (dav-server buffers other methods' bodies up to 64 KiB and refuses larger
 //! ones). The PUT/PATCH body is watched ([`UploadBody`](super::sharefs::UploadBody)): the temporary replaces the
 //! target only if the body ended cleanly and every byte was written; a body that ends with a length other than
@@ -72,6 +79,7 @@ use std::fmt;
 use std::io;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,8 +96,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::bodies::ShareBody;
-use super::dispatch::{dispatch, internal_error};
+use super::bodies::{CheckedBody, ShareBody};
+use super::dispatch::{dispatch, internal_error, refuse_and_close};
 use super::methods::dav_methods;
 use super::paths::display_path;
 pub use super::share_stats::{InFlightProgress, InFlightRequest, ShareStats, ShareStatsSnapshot};
@@ -102,6 +110,10 @@ pub const READ_BUF_SIZE: usize = 65535;
 pub const MAX_BUF_SIZE: usize = 256 * 1024;
 /// How long hyper waits for a complete request head, also on an idle keep-alive connection.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest body a request other than PUT/PATCH may announce. dav-server reads at most 64 KiB of such a body
+/// (and answers `413` above that); ryll discards the rest before answering, so a larger announced length is
+/// answered `413` at once and the connection closed, instead of reading (say) 2^63 bytes first.
+pub const MAX_OTHER_BODY: u64 = 1024 * 1024;
 
 /// What to share and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,19 +257,35 @@ impl ShareServer {
     {
         let mut guard = self.inner.stats.begin_request(req.method().as_str(), display_path(req.uri().path()));
         let is_head = req.method() == Method::HEAD;
+        let is_upload = matches!(req.method().as_str(), "PUT" | "PATCH");
+        if !is_upload && req.body().size_hint().lower() > MAX_OTHER_BODY {
+            // Reading such a body to its end (see `unread_body`) could take forever; the guest's next request
+            // may then be lost in it, which is the price of an absurd request.
+            tracing::debug!("webdav: {} announces a body over {MAX_OTHER_BODY} bytes; answering 413", req.method());
+            let response = refuse_and_close(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large.\n");
+            guard.set_status(response.status());
+            let announced = response.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+            return response.map(|body| ShareBody::new(body, guard, if is_head { Some(0) } else { announced }));
+        }
+        let malformed = Arc::new(AtomicBool::new(false));
+        let checked = Arc::clone(&malformed);
+        let req = req.map(move |body| CheckedBody::new(body, checked));
         // Count the request body's bytes for the in-flight table (upload progress).
         let received = guard.byte_counter();
         let req = req.map(move |body| {
             body.map_frame(move |frame| {
                 let len = frame.data_ref().map_or(0, |d| d.remaining());
-                received.fetch_add(u64::try_from(len).unwrap_or(u64::MAX), std::sync::atomic::Ordering::Relaxed);
+                received.fetch_add(u64::try_from(len).unwrap_or(u64::MAX), Ordering::Relaxed);
                 frame
             })
         });
         let (req, unread) = unread_body::watch(req);
         // A panic inside dav-server must not take the connection task (or the caller) with it.
         let response =
-            match AssertUnwindSafe(dispatch(&self.inner.handler, self.inner.read_only, req)).catch_unwind().await {
+            match AssertUnwindSafe(dispatch(&self.inner.handler, self.inner.read_only, &self.inner.stats, req))
+                .catch_unwind()
+                .await
+            {
                 Ok(response) => response,
                 Err(_) => {
                     tracing::error!("webdav handler panicked; answering 500");
@@ -266,6 +294,13 @@ impl ShareServer {
             };
         // Whatever the handler left of the body must not reach the next request (see `unread_body`).
         unread.discard().await;
+        let response = if malformed.load(Ordering::SeqCst) {
+            // A bad chunk size or terminator: the client's error (dav-server says 502), and where the body ends
+            // is unknown, so the connection cannot go on.
+            refuse_and_close(StatusCode::BAD_REQUEST, "Malformed request body.\n")
+        } else {
+            response
+        };
         guard.set_status(response.status());
         let status = response.status();
         let announced = if is_head

@@ -35,6 +35,8 @@ pub struct ShareStats {
     connections_open: AtomicUsize,
     /// HTTP connections served in total (including the open ones).
     connections_total: AtomicU64,
+    /// Writes uploads made to their files (PUT/PATCH bodies).
+    upload_writes: AtomicU64,
     /// Source of keys for `table`.
     next_id: AtomicU64,
     /// Requests in flight with their body byte counters, keyed by a per-share request counter.
@@ -54,6 +56,9 @@ pub struct ShareStatsSnapshot {
     pub connections_open: usize,
     /// HTTP connections served since the share was created.
     pub connections_total: u64,
+    /// Writes uploads have made to their files: small body pieces are gathered first, so one per 64 KiB or
+    /// so, however the body arrived.
+    pub upload_writes: u64,
 }
 
 /// One request that is being served right now.
@@ -90,7 +95,13 @@ impl ShareStats {
             last_request_unix_ms: self.last_request_unix_ms.load(Ordering::Relaxed),
             connections_open: self.connections_open.load(Ordering::Relaxed),
             connections_total: self.connections_total.load(Ordering::Relaxed),
+            upload_writes: self.upload_writes.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts `n` writes of an upload to its file.
+    pub(crate) fn add_upload_writes(&self, n: u64) {
+        self.upload_writes.fetch_add(n, Ordering::Relaxed);
     }
 
     /// The requests being served right now, oldest first.

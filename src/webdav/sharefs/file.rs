@@ -50,6 +50,7 @@ tokio::task_local! {
 #[derive(Debug, Default)]
 pub struct UploadBody {
     received: AtomicU64,
+    writes: AtomicU64,
     ended: AtomicBool,
     failed: AtomicBool,
     refused: AtomicBool,
@@ -64,6 +65,11 @@ impl UploadBody {
     /// The body yielded `bytes` more data bytes.
     pub fn received(&self, bytes: u64) {
         self.received.fetch_add(bytes, Ordering::SeqCst);
+    }
+
+    /// Writes made to the file so far.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
     }
 
     /// The body ended cleanly (its stream returned the end, not an error).
@@ -398,6 +404,7 @@ impl DavFile for ShareFile {
             })
             .await?;
             up.written = up.written.saturating_add(len);
+            up.body.writes.fetch_add(1, Ordering::SeqCst);
             Ok(())
         }
         .boxed()
