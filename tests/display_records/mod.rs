@@ -15,29 +15,8 @@ pub const MSG_SURFACE_CREATE: u16 = 314;
 /// DRAW_COPY.
 pub const MSG_DRAW_COPY: u16 = 304;
 
-/// Image types of the image descriptor.
-pub mod image_type {
-    /// Raw bitmap.
-    pub const BITMAP: u8 = 0;
-    /// QUIC.
-    pub const QUIC: u8 = 1;
-    /// LZ with a palette.
-    pub const LZ_PLT: u8 = 100;
-    /// LZ, RGB.
-    pub const LZ_RGB: u8 = 101;
-    /// GLZ, RGB.
-    pub const GLZ_RGB: u8 = 102;
-    /// From the pixmap cache.
-    pub const FROM_CACHE: u8 = 103;
-    /// Another surface.
-    pub const SURFACE: u8 = 104;
-    /// JPEG.
-    pub const JPEG: u8 = 105;
-    /// zlib-wrapped GLZ.
-    pub const ZLIB_GLZ_RGB: u8 = 107;
-    /// LZ4.
-    pub const LZ4: u8 = 109;
-}
+/// Image types of the image descriptor: the protocol module's table.
+pub use ryll::protocol::display::image::image_type;
 
 /// A short name for an image type, for summaries.
 pub fn image_type_name(t: u8) -> String {
