@@ -123,9 +123,11 @@ impl Qemu {
                 return false;
             }
             // Looked up in /proc rather than probed: a bare connect would be a failed SPICE link, and a port that
-            // cannot be bound may be some other socket's local port.
+            // cannot be bound may be some other socket's local port. Only QEMU's own sockets count: another test's
+            // server listening on a port this one also picked must not pass for this QEMU.
             let listening = listening_ports();
-            if ports.iter().all(|p| listening.contains(p)) {
+            let own = socket_inodes(self.child.id());
+            if ports.iter().all(|p| listening.iter().any(|(port, inode)| port == p && own.contains(inode))) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -149,21 +151,32 @@ impl Drop for Qemu {
 /// How often [`Qemu::start_with`] tries fresh ports.
 const START_ATTEMPTS: usize = 3;
 
-/// The local TCP ports in the LISTEN state (IPv4 and IPv6), from `/proc/net/tcp*`.
-fn listening_ports() -> Vec<u16> {
+/// The inodes of the sockets process `pid` holds open, from its `/proc/PID/fd` links (`socket:[INODE]`).
+fn socket_inodes(pid: u32) -> Vec<u64> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return Vec::new() };
+    dir.filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.to_string();
+            target.parse().ok()
+        })
+        .collect()
+}
+
+/// The local TCP ports in the LISTEN state (IPv4 and IPv6) with their socket inodes, from `/proc/net/tcp*`.
+fn listening_ports() -> Vec<(u16, u64)> {
     let mut ports = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = std::fs::read_to_string(table) else { continue };
         for line in text.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            // fields[1] is "ADDR:PORT" in hex, fields[3] the state (0A = LISTEN).
+            // fields[1] is "ADDR:PORT" in hex, fields[3] the state (0A = LISTEN), fields[9] the inode.
             if fields.get(3) != Some(&"0A") {
                 continue;
             }
-            if let Some(port) =
-                fields.get(1).and_then(|a| a.rsplit(':').next()).and_then(|h| u16::from_str_radix(h, 16).ok())
-            {
-                ports.push(port);
+            let port = fields.get(1).and_then(|a| a.rsplit(':').next()).and_then(|h| u16::from_str_radix(h, 16).ok());
+            let inode = fields.get(9).and_then(|i| i.parse().ok());
+            if let (Some(port), Some(inode)) = (port, inode) {
+                ports.push((port, inode));
             }
         }
     }
