@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`protocol`]: SPICE wire formats as pure functions over bytes (no I/O).
+//! - [`canvas`]: surfaces, caches and draw operations of the display channel (pure; no I/O).
 //! - [`codecs`]: the display channel's image decoders (pure, bounded; no I/O).
 //! - [`channels`]: one module per channel type, plus the shared link and VMC transport code.
 //! - [`connect`]: connection sources (`--direct`, `.vv` files, `spice://` URIs), TLS and HTTP CONNECT proxies.
@@ -14,6 +15,7 @@
 
 #[cfg(feature = "gui")]
 pub mod app;
+pub mod canvas;
 pub mod capture;
 pub mod channels;
 pub mod cli;

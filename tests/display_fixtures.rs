@@ -195,3 +195,33 @@ fn quic_recordings_match_their_screendumps() {
         assert!(n >= 1, "quic/{kind}: no image");
     }
 }
+
+/// Every recording replayed through ryll's own parser and canvas (`protocol::display` + `canvas`), with a fresh
+/// session's caches per recording, equals its screendump; every message is applied or deliberately ignored.
+#[test]
+fn the_canvas_replays_every_recording_to_its_screendump() {
+    use ryll::canvas::{Canvas, Change, SessionImages};
+    use ryll::protocol::display::parse_display;
+    for mode in ["off", "lz", "auto_lz", "glz", "auto_glz", "quic"] {
+        for kind in ["initial", "live"] {
+            let records = load_records(&format!("{mode}/{kind}.bin.gz"));
+            let mut canvas = Canvas::new(SessionImages::new(20 << 20, 4 << 20), Limits::default());
+            let (mut drawn, mut marks) = (0, 0);
+            for r in &records {
+                let Some(msg) = parse_display(r.msg_type, &r.body).unwrap() else { continue };
+                match canvas.apply(&msg) {
+                    Ok(Some(Change::Drawn { .. })) => drawn += 1,
+                    Ok(Some(Change::Mark)) => marks += 1,
+                    Ok(_) => {}
+                    Err(e) => panic!("{mode}/{kind}: message {} refused: {e}", r.msg_type),
+                }
+            }
+            assert!(drawn >= 1 && marks >= 1, "{mode}/{kind}: {drawn} draws, {marks} marks");
+            let primary = canvas.primary().expect("no primary surface");
+            let (w, h, expected) = load_png(&format!("{mode}/{kind}.png"));
+            assert_eq!((primary.width, primary.height), (w, h), "{mode}/{kind}: surface size");
+            let differ = primary.pixels.iter().zip(&expected).filter(|(a, b)| *a & 0xff_ffff != **b).count();
+            assert_eq!(differ, 0, "{mode}/{kind}: pixels differ from the screendump");
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! The display canvas: the surfaces a display channel draws on, and the draw operations over decoded images.
+//!
+//! Pure and synchronous, with no I/O: the display channel hands each parsed [`DisplayMessage`] to
+//! [`Canvas::apply`], which changes surfaces and caches and says what changed ([`Change`]), or refuses the message
+//! with a [`CanvasError`] naming why. A refused message changes nothing beyond what it had to decode for the
+//! caches (trap 6 of the display facts: cache-bound and GLZ images are decoded even when the draw lands nowhere),
+//! and the canvas stays usable: a corrupt image costs that one draw.
+//!
+//! - [`surface`]: surfaces (`0xAARRGGBB`, every format kept as its bits allow).
+//! - [`region`]: box ∩ surface ∩ clip rectangles as disjoint areas.
+//! - [`images`]: decoders, the pixmap cache and GLZ dictionary shared by the session ([`SessionImages`]), the
+//!   palette cache.
+//! - [`rop`]: ROP descriptors.
+//! - [`draw`]: the pixel work of each op.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+pub mod draw;
+pub mod images;
+pub mod region;
+pub mod rop;
+pub mod surface;
+
+pub use images::SessionImages;
+pub use region::Area;
+pub use surface::Surface;
+
+use crate::codecs::{DecodeError, Limits, Pixels};
+use crate::protocol::display::types::ropd;
+use crate::protocol::display::{Brush, Draw, DrawOp, Image, ImageData, MonitorsConfig, QMask, SurfaceFormat};
+use crate::protocol::display::{DisplayMessage, Rect};
+use draw::{BrushSource, SourceMap};
+use images::PaletteCache;
+use rop::Rop;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use thiserror::Error;
+
+/// The most surfaces one display channel may hold at once (the primary and off-screen ones).
+pub const MAX_SURFACES: usize = 1024;
+
+/// The most pixels all surfaces of one canvas may hold together (1 GiB of pixels at 4 bytes each).
+pub const MAX_TOTAL_SURFACE_PIXELS: u64 = 256 << 20;
+
+/// What a message changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Change {
+    /// A surface was created (the primary is the screen: a new size for the window).
+    SurfaceCreated {
+        /// Its id.
+        id: u32,
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// Whether it is the primary surface.
+        primary: bool,
+    },
+    /// A surface was destroyed.
+    SurfaceDestroyed {
+        /// Its id.
+        id: u32,
+        /// Whether it was the primary surface.
+        primary: bool,
+    },
+    /// Pixels of a surface changed within `area`.
+    Drawn {
+        /// The surface.
+        surface: u32,
+        /// The bounding area of what changed.
+        area: Area,
+    },
+    /// MARK: the server's first complete image has been sent.
+    Mark,
+    /// RESET: the primary was cleared and the palette cache dropped.
+    Reset,
+    /// The server's monitor layout.
+    Monitors(MonitorsConfig),
+}
+
+/// Why a message was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CanvasError {
+    /// An image could not be decoded.
+    #[error("image: {0}")]
+    Decode(#[from] DecodeError),
+    /// A draw or a SURFACE image names a surface that does not exist.
+    #[error("no surface {0}")]
+    NoSurface(u32),
+    /// FROM_CACHE names an image the pixmap cache does not hold.
+    #[error("image {0} is not in the pixmap cache")]
+    CacheMiss(u64),
+    /// FROM_CACHE_LOSSLESS names an image held only in its lossy form.
+    #[error("image {0} is cached only in lossy form")]
+    CacheLossy(u64),
+    /// A CACHE_ME image would take the pixmap cache beyond its budget.
+    #[error("image {id} of {pixels} pixels does not fit the pixmap cache budget of {budget} pixels")]
+    CacheFull {
+        /// The image id.
+        id: u64,
+        /// Its pixels.
+        pixels: u64,
+        /// The budget announced in DISPLAY_INIT.
+        budget: u64,
+    },
+    /// A palette image refers to a palette the cache does not hold.
+    #[error("palette {0} is not in the palette cache")]
+    MissingPalette(u64),
+    /// Surfaces beyond the bounds of one canvas.
+    #[error("{0}")]
+    TooManySurfaces(String),
+    /// A value that contradicts the canvas' state or the message itself.
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// The field.
+        what: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An operation or feature this canvas does not draw.
+    #[error("{0} is not supported")]
+    Unsupported(&'static str),
+}
+
+impl CanvasError {
+    /// Shorthand for [`CanvasError::Invalid`].
+    pub fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
+        CanvasError::Invalid { what, reason: reason.into() }
+    }
+}
+
+/// The surfaces and caches of one display channel.
+#[derive(Debug)]
+pub struct Canvas {
+    surfaces: BTreeMap<u32, Surface>,
+    primary: Option<u32>,
+    palettes: PaletteCache,
+    session: SessionImages,
+    limits: Limits,
+}
+
+impl Canvas {
+    /// An empty canvas using the session's shared caches.
+    pub fn new(session: SessionImages, limits: Limits) -> Self {
+        Canvas { surfaces: BTreeMap::new(), primary: None, palettes: PaletteCache::default(), session, limits }
+    }
+
+    /// The primary surface, once the server created it.
+    pub fn primary(&self) -> Option<&Surface> {
+        self.primary.and_then(|id| self.surfaces.get(&id))
+    }
+
+    /// The id of the primary surface.
+    pub fn primary_id(&self) -> Option<u32> {
+        self.primary
+    }
+
+    /// The surface `id`.
+    pub fn surface(&self, id: u32) -> Option<&Surface> {
+        self.surfaces.get(&id)
+    }
+
+    /// Applies one display message.
+    pub fn apply(&mut self, msg: &DisplayMessage<'_>) -> Result<Option<Change>, CanvasError> {
+        match msg {
+            DisplayMessage::SurfaceCreate(c) => {
+                let primary = c.flags & crate::protocol::display::surface::SURFACE_PRIMARY != 0 || c.surface_id == 0;
+                self.create_surface(c.surface_id, c.width, c.height, c.format, primary)
+            }
+            DisplayMessage::Mode(m) => {
+                let format = if m.bits == 32 { SurfaceFormat::Xrgb32 } else { SurfaceFormat::Rgb555 };
+                self.create_surface(0, m.x_res, m.y_res, format, true)
+            }
+            DisplayMessage::SurfaceDestroy(id) => Ok(self.surfaces.remove(id).map(|s| {
+                if self.primary == Some(*id) {
+                    self.primary = None;
+                }
+                Change::SurfaceDestroyed { id: *id, primary: s.primary }
+            })),
+            DisplayMessage::Mark => Ok(Some(Change::Mark)),
+            DisplayMessage::Reset => {
+                self.palettes.clear();
+                let Some(id) = self.primary else { return Ok(Some(Change::Reset)) };
+                if let Some(s) = self.surfaces.get_mut(&id) {
+                    let clear = s.store(0xff00_0000);
+                    s.pixels.fill(clear);
+                }
+                Ok(Some(Change::Reset))
+            }
+            DisplayMessage::InvalList(ids) => {
+                let mut cache = self.session.pixmaps();
+                ids.iter().for_each(|r| cache.remove(r.id));
+                Ok(None)
+            }
+            // With one display channel there is nothing to wait for: its own earlier messages were processed.
+            DisplayMessage::InvalAllPixmaps(_) => {
+                self.session.pixmaps().clear();
+                Ok(None)
+            }
+            DisplayMessage::InvalPalette(id) => {
+                self.palettes.remove(*id);
+                Ok(None)
+            }
+            DisplayMessage::InvalAllPalettes => {
+                self.palettes.clear();
+                Ok(None)
+            }
+            DisplayMessage::MonitorsConfig(m) => Ok(Some(Change::Monitors(m.clone()))),
+            DisplayMessage::Draw(d) => self.draw(d),
+            DisplayMessage::StreamCreate(_)
+            | DisplayMessage::StreamData(_)
+            | DisplayMessage::StreamDataSized(_)
+            | DisplayMessage::StreamClip(_)
+            | DisplayMessage::StreamDestroy(_)
+            | DisplayMessage::StreamDestroyAll
+            | DisplayMessage::StreamActivateReport(_) => Err(CanvasError::Unsupported("video streams")),
+        }
+    }
+
+    fn create_surface(
+        &mut self,
+        id: u32,
+        width: u32,
+        height: u32,
+        format: SurfaceFormat,
+        primary: bool,
+    ) -> Result<Option<Change>, CanvasError> {
+        let others: u64 = self
+            .surfaces
+            .iter()
+            .filter(|(k, _)| **k != id)
+            .map(|(_, s)| u64::from(s.width) * u64::from(s.height))
+            .sum();
+        let others_count = self.surfaces.keys().filter(|k| **k != id).count();
+        if others_count >= MAX_SURFACES {
+            return Err(CanvasError::TooManySurfaces(format!("more than {MAX_SURFACES} surfaces")));
+        }
+        if others + u64::from(width) * u64::from(height) > MAX_TOTAL_SURFACE_PIXELS {
+            return Err(CanvasError::TooManySurfaces(format!(
+                "surface {id} of {width}×{height} would take all surfaces beyond {MAX_TOTAL_SURFACE_PIXELS} pixels"
+            )));
+        }
+        let surface = Surface::new(width, height, format, primary, &self.limits)?;
+        if primary {
+            if let Some(old) = self.primary.filter(|old| *old != id) {
+                self.surfaces.remove(&old);
+            }
+            self.primary = Some(id);
+        } else if self.primary == Some(id) {
+            self.primary = None;
+        }
+        self.surfaces.insert(id, surface);
+        Ok(Some(Change::SurfaceCreated { id, width, height, primary }))
+    }
+
+    /// Resolves an image to pixels: decoded (and cached as asked), from the pixmap cache, or copied from a surface.
+    fn image(&mut self, image: &Image<'_>) -> Result<Arc<Pixels>, CanvasError> {
+        let id = image.descriptor.id;
+        match &image.data {
+            ImageData::FromCache => self.session.pixmaps().get(id).map(|(p, _)| p).ok_or(CanvasError::CacheMiss(id)),
+            ImageData::FromCacheLossless => match self.session.pixmaps().get(id) {
+                Some((p, false)) => Ok(p),
+                Some((_, true)) => Err(CanvasError::CacheLossy(id)),
+                None => Err(CanvasError::CacheMiss(id)),
+            },
+            ImageData::Surface(sid) => {
+                let s = self.surfaces.get(sid).ok_or(CanvasError::NoSurface(*sid))?;
+                Ok(Arc::new(s.copy_area(&s.area())))
+            }
+            _ => images::decode(image, &mut self.palettes, &self.session, &self.limits).map(|(p, _)| p),
+        }
+    }
+
+    fn brush(&mut self, brush: &Brush<'_>) -> Result<BrushSource, CanvasError> {
+        Ok(match brush {
+            Brush::None => BrushSource::None,
+            Brush::Solid(c) => BrushSource::Solid(*c),
+            Brush::Pattern { image, pos } => BrushSource::Pattern(self.image(image)?, *pos),
+        })
+    }
+
+    fn draw(&mut self, d: &Draw<'_>) -> Result<Option<Change>, CanvasError> {
+        let sid = d.base.surface_id;
+        let (w, h) = self.surfaces.get(&sid).map(|s| (s.width, s.height)).ok_or(CanvasError::NoSurface(sid))?;
+        let areas = region::effective(&d.base.bbox, &d.base.clip, w, h);
+        if areas.is_empty() {
+            // Trap 6: the caches must still see what this draw would have decoded.
+            self.touch(&d.op)?;
+            return Ok(None);
+        }
+        let bbox = &d.base.bbox;
+        let changed = match &d.op {
+            DrawOp::Copy(c) | DrawOp::Blend(c) => {
+                no_mask(&c.mask)?;
+                let rop = Rop::from_descriptor(c.rop, ropd::INVERS_SRC)?;
+                let src = self.image(&c.src)?;
+                let map = SourceMap::new(bbox, &src, &c.src_area, c.scale_mode)?;
+                draw::copy(self.target(sid)?, &areas, &map, &src, rop);
+                areas
+            }
+            DrawOp::Opaque(o) => {
+                no_mask(&o.mask)?;
+                let rop = Rop::from_descriptor(o.rop, ropd::INVERS_BRUSH)?;
+                let src = self.image(&o.src)?;
+                let brush = self.brush(&o.brush)?;
+                let map = SourceMap::new(bbox, &src, &o.src_area, o.scale_mode)?;
+                draw::opaque(self.target(sid)?, &areas, &map, &src, &brush, rop);
+                areas
+            }
+            DrawOp::Fill(f) => {
+                no_mask(&f.mask)?;
+                let rop = Rop::from_descriptor(f.rop, ropd::INVERS_BRUSH)?;
+                let brush = self.brush(&f.brush)?;
+                draw::fill(self.target(sid)?, &areas, &brush, rop);
+                areas
+            }
+            DrawOp::Blackness(m) | DrawOp::Whiteness(m) | DrawOp::Invers(m) => {
+                no_mask(m)?;
+                let bits = match &d.op {
+                    DrawOp::Blackness(_) => ropd::OP_BLACKNESS,
+                    DrawOp::Whiteness(_) => ropd::OP_WHITENESS,
+                    _ => ropd::OP_INVERS,
+                };
+                draw::fill(self.target(sid)?, &areas, &BrushSource::None, Rop::from_descriptor(bits, 0)?);
+                areas
+            }
+            DrawOp::CopyBits(src_pos) => draw::copy_bits(self.target(sid)?, &areas, bbox, *src_pos),
+            DrawOp::Rop3(_) => return Err(CanvasError::Unsupported("DRAW_ROP3")),
+            DrawOp::Stroke(_) => return Err(CanvasError::Unsupported("DRAW_STROKE")),
+            DrawOp::Text(_) => return Err(CanvasError::Unsupported("DRAW_TEXT")),
+            DrawOp::Transparent(_) => return Err(CanvasError::Unsupported("DRAW_TRANSPARENT")),
+            DrawOp::AlphaBlend(_) => return Err(CanvasError::Unsupported("DRAW_ALPHA_BLEND")),
+            DrawOp::Composite(_) => return Err(CanvasError::Unsupported("DRAW_COMPOSITE")),
+        };
+        let area = region::bounds(&changed);
+        Ok((!area.is_empty()).then_some(Change::Drawn { surface: sid, area }))
+    }
+
+    fn target(&mut self, sid: u32) -> Result<&mut Surface, CanvasError> {
+        self.surfaces.get_mut(&sid).ok_or(CanvasError::NoSurface(sid))
+    }
+
+    /// Decodes the images of a draw that lands nowhere when the caches need them.
+    fn touch(&mut self, op: &DrawOp<'_>) -> Result<(), CanvasError> {
+        fn pattern<'b, 'a>(b: &'b Brush<'a>) -> Option<&'b Image<'a>> {
+            match b {
+                Brush::Pattern { image, .. } => Some(image),
+                _ => None,
+            }
+        }
+        let images: Vec<&Image<'_>> = match op {
+            DrawOp::Copy(c) | DrawOp::Blend(c) => vec![&c.src],
+            DrawOp::Opaque(o) => [Some(&o.src), pattern(&o.brush)].into_iter().flatten().collect(),
+            DrawOp::Rop3(r) => [Some(&r.src), pattern(&r.brush)].into_iter().flatten().collect(),
+            DrawOp::Fill(f) => pattern(&f.brush).into_iter().collect(),
+            DrawOp::Transparent(t) => vec![&t.src],
+            DrawOp::AlphaBlend(a) => vec![&a.src],
+            DrawOp::Composite(c) => [Some(&c.src), c.mask.as_ref()].into_iter().flatten().collect(),
+            _ => Vec::new(),
+        };
+        for image in images.into_iter().filter(|i| i.must_decode()) {
+            self.image(image)?;
+        }
+        Ok(())
+    }
+}
+
+/// Masks are not drawn yet: a draw with one is refused rather than drawn wrongly.
+fn no_mask(mask: &QMask<'_>) -> Result<(), CanvasError> {
+    match mask.bitmap {
+        None => Ok(()),
+        Some(_) => Err(CanvasError::Unsupported("draw masks")),
+    }
+}
+
+/// The wire rectangle of an area (for the window's dirty rectangles).
+pub fn area_rect(area: &Area) -> Rect {
+    area.to_rect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,199 @@
+//! Canvas tests on typed messages: surfaces, draws, caches and hostile values.
+
+use super::*;
+use crate::protocol::display::draw::{Copy, Fill};
+use crate::protocol::display::image::{BitmapImage, ImageDescriptor, PaletteRef, BITMAP_TOP_DOWN, IMAGE_CACHE_ME};
+use crate::protocol::display::types::{Point, ScaleMode};
+use crate::protocol::display::{Clip, DisplayBase, ResourceId, SurfaceCreate};
+
+fn canvas() -> Canvas {
+    Canvas::new(SessionImages::new(1 << 20, 1 << 20), Limits::default())
+}
+
+fn create(id: u32, w: u32, h: u32) -> DisplayMessage<'static> {
+    DisplayMessage::SurfaceCreate(SurfaceCreate {
+        surface_id: id,
+        width: w,
+        height: h,
+        format: SurfaceFormat::Xrgb32,
+        flags: u32::from(id == 0),
+    })
+}
+
+fn rect(left: i32, top: i32, right: i32, bottom: i32) -> Rect {
+    Rect { top, left, bottom, right }
+}
+
+fn base(surface_id: u32, bbox: Rect) -> DisplayBase {
+    DisplayBase { surface_id, bbox, clip: Clip::None }
+}
+
+/// A 32BIT top-down BITMAP image of `w × h` from `0x00RRGGBB` pixels.
+fn bitmap<'a>(id: u64, flags: u8, w: u32, h: u32, bytes: &'a [u8]) -> Image<'a> {
+    Image {
+        descriptor: ImageDescriptor { id, image_type: 0, flags, width: w, height: h },
+        data: ImageData::Bitmap(BitmapImage {
+            format: 8,
+            flags: BITMAP_TOP_DOWN,
+            width: w,
+            height: h,
+            stride: w * 4,
+            palette: PaletteRef::None,
+            data: bytes,
+        }),
+    }
+}
+
+fn bytes(pixels: &[u32]) -> Vec<u8> {
+    pixels.iter().flat_map(|p| p.to_le_bytes()).collect()
+}
+
+fn copy<'a>(surface: u32, bbox: Rect, src: Image<'a>, src_area: Rect) -> DisplayMessage<'a> {
+    DisplayMessage::Draw(Draw {
+        base: base(surface, bbox),
+        op: DrawOp::Copy(Copy {
+            src,
+            src_area,
+            rop: ropd::OP_PUT,
+            scale_mode: ScaleMode::Nearest,
+            mask: QMask::default(),
+        }),
+    })
+}
+
+fn fill(surface: u32, bbox: Rect, clip: Clip, color: u32) -> DisplayMessage<'static> {
+    DisplayMessage::Draw(Draw {
+        base: DisplayBase { surface_id: surface, bbox, clip },
+        op: DrawOp::Fill(Fill { brush: Brush::Solid(color), rop: ropd::OP_PUT, mask: QMask::default() }),
+    })
+}
+
+fn rgb(c: &Canvas, id: u32) -> Vec<u32> {
+    c.surface(id).unwrap().pixels.iter().map(|p| p & 0xff_ffff).collect()
+}
+
+#[test]
+fn surfaces_are_created_replaced_and_destroyed() {
+    let mut c = canvas();
+    let created = c.apply(&create(0, 4, 2)).unwrap();
+    assert_eq!(created, Some(Change::SurfaceCreated { id: 0, width: 4, height: 2, primary: true }));
+    assert_eq!(c.primary().map(|s| (s.width, s.height)), Some((4, 2)));
+    c.apply(&create(0, 8, 8)).unwrap();
+    assert_eq!(c.primary().map(|s| s.pixels.len()), Some(64));
+    c.apply(&create(3, 2, 2)).unwrap();
+    assert_eq!(c.primary_id(), Some(0));
+    assert_eq!(
+        c.apply(&DisplayMessage::SurfaceDestroy(0)).unwrap(),
+        Some(Change::SurfaceDestroyed { id: 0, primary: true })
+    );
+    assert!(c.primary().is_none() && c.surface(3).is_some());
+    assert_eq!(c.apply(&DisplayMessage::SurfaceDestroy(9)).unwrap(), None);
+}
+
+#[test]
+fn fills_respect_the_box_the_clip_and_the_surface() {
+    let mut c = canvas();
+    c.apply(&create(0, 4, 3)).unwrap();
+    let change = c.apply(&fill(0, rect(-2, 1, 9, 3), Clip::None, 0x11)).unwrap();
+    assert_eq!(change, Some(Change::Drawn { surface: 0, area: Area { left: 0, top: 1, right: 4, bottom: 3 } }));
+    let clip = Clip::Rects(vec![rect(0, 0, 1, 1), rect(3, 2, 10, 10)]);
+    c.apply(&fill(0, rect(0, 0, 4, 3), clip, 0x22)).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0x22, 0, 0, 0, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x22]);
+    assert_eq!(c.apply(&fill(0, rect(5, 5, 9, 9), Clip::None, 0x33)).unwrap(), None);
+    assert_eq!(c.apply(&fill(7, rect(0, 0, 1, 1), Clip::None, 0x33)), Err(CanvasError::NoSurface(7)));
+}
+
+#[test]
+fn copies_decode_cache_and_reuse_images() {
+    let mut c = canvas();
+    c.apply(&create(0, 3, 2)).unwrap();
+    let px = bytes(&[1, 2, 3, 4, 5, 6]);
+    c.apply(&copy(0, rect(0, 0, 3, 2), bitmap(77, IMAGE_CACHE_ME, 3, 2, &px), rect(0, 0, 3, 2))).unwrap();
+    assert_eq!(rgb(&c, 0), vec![1, 2, 3, 4, 5, 6]);
+    // The cached image drawn again, its second column only, at the left.
+    let cached = Image {
+        descriptor: ImageDescriptor { id: 77, image_type: 103, flags: 0, width: 3, height: 2 },
+        data: ImageData::FromCache,
+    };
+    c.apply(&copy(0, rect(0, 0, 1, 2), cached.clone(), rect(1, 0, 2, 2))).unwrap();
+    assert_eq!(rgb(&c, 0), vec![2, 2, 3, 5, 5, 6]);
+    c.apply(&DisplayMessage::InvalList(vec![ResourceId { res_type: 1, id: 77 }])).unwrap();
+    assert_eq!(c.apply(&copy(0, rect(0, 0, 1, 2), cached, rect(1, 0, 2, 2))), Err(CanvasError::CacheMiss(77)));
+}
+
+#[test]
+fn clipped_away_cache_images_are_still_decoded() {
+    let mut c = canvas();
+    c.apply(&create(0, 3, 2)).unwrap();
+    let px = bytes(&[9; 4]);
+    assert_eq!(
+        c.apply(&copy(0, rect(10, 10, 12, 12), bitmap(5, IMAGE_CACHE_ME, 2, 2, &px), rect(0, 0, 2, 2))),
+        Ok(None)
+    );
+    assert!(c.session.pixmaps().get(5).is_some());
+}
+
+#[test]
+fn a_surface_is_a_source_and_copy_bits_moves_pixels() {
+    let mut c = canvas();
+    c.apply(&create(0, 4, 1)).unwrap();
+    c.apply(&create(1, 2, 1)).unwrap();
+    c.apply(&fill(1, rect(0, 0, 2, 1), Clip::None, 0x44)).unwrap();
+    let from_surface = Image {
+        descriptor: ImageDescriptor { id: 0, image_type: 104, flags: 0, width: 2, height: 1 },
+        data: ImageData::Surface(1),
+    };
+    c.apply(&copy(0, rect(2, 0, 4, 1), from_surface, rect(0, 0, 2, 1))).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0, 0, 0x44, 0x44]);
+    let bits =
+        DisplayMessage::Draw(Draw { base: base(0, rect(0, 0, 2, 1)), op: DrawOp::CopyBits(Point { x: 2, y: 0 }) });
+    c.apply(&bits).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0x44; 4]);
+}
+
+#[test]
+fn a_corrupt_image_costs_one_draw() {
+    let mut c = canvas();
+    c.apply(&create(0, 2, 1)).unwrap();
+    let short = bytes(&[1]);
+    let bad = Image {
+        descriptor: ImageDescriptor { id: 1, image_type: 101, flags: 0, width: 2, height: 1 },
+        data: ImageData::LzRgb(&short),
+    };
+    assert!(matches!(c.apply(&copy(0, rect(0, 0, 2, 1), bad, rect(0, 0, 2, 1))), Err(CanvasError::Decode(_))));
+    let px = bytes(&[7, 8]);
+    c.apply(&copy(0, rect(0, 0, 2, 1), bitmap(2, 0, 2, 1, &px), rect(0, 0, 2, 1))).unwrap();
+    assert_eq!(rgb(&c, 0), vec![7, 8]);
+    // A source area outside the image is refused, not read.
+    let px = bytes(&[7, 8]);
+    let e = c.apply(&copy(0, rect(0, 0, 2, 1), bitmap(3, 0, 2, 1, &px), rect(1, 0, 3, 1)));
+    assert!(matches!(e, Err(CanvasError::Invalid { what: "source area", .. })), "{e:?}");
+}
+
+#[test]
+fn hostile_surface_counts_and_sizes_are_refused() {
+    let mut c = canvas();
+    let huge = DisplayMessage::SurfaceCreate(SurfaceCreate {
+        surface_id: 0,
+        width: 65_535,
+        height: 65_535,
+        format: SurfaceFormat::Xrgb32,
+        flags: 1,
+    });
+    assert!(c.apply(&huge).is_err());
+    for id in 1..=4 {
+        c.apply(&create(id, 8192, 8192)).unwrap();
+    }
+    assert!(matches!(c.apply(&create(5, 8192, 8192)), Err(CanvasError::TooManySurfaces(_))));
+    // Replacing an existing surface is measured without its old size.
+    c.apply(&create(4, 8192, 8192)).unwrap();
+}
+
+#[test]
+fn reset_clears_the_primary() {
+    let mut c = canvas();
+    c.apply(&create(0, 2, 1)).unwrap();
+    c.apply(&fill(0, rect(0, 0, 2, 1), Clip::None, 0x55)).unwrap();
+    assert_eq!(c.apply(&DisplayMessage::Reset).unwrap(), Some(Change::Reset));
+    assert_eq!(rgb(&c, 0), vec![0, 0]);
+}
