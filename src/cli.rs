@@ -9,6 +9,9 @@ use crate::connect::target::{ConnectTarget, SecureChannels};
 use crate::connect::tls::{TlsConfig, TlsOptions, TlsSetupError};
 use crate::connect::uri::{self, UriError};
 use crate::connect::vv::{self, VvError};
+use crate::headless::{HeadlessOptions, Screenshot};
+use crate::protocol::display::client::ImageCompression;
+use crate::session::display::DisplayConfig;
 use crate::session::SessionConfig;
 use crate::webdav::server::ShareConfig;
 use crate::webdav::share_dir::{self, ShareDirError};
@@ -97,6 +100,56 @@ pub struct Cli {
     /// Use LZ4 compression on the WebDAV channel (off by default: see docs/performance.md).
     #[arg(long)]
     pub webdav_lz4: bool,
+
+    /// Connect, wait until the guest's screen has settled (its first full frame, then --settle-ms without a
+    /// change), write it to FILE as PNG and exit 0; exit 1 with the reason if it cannot. Implies --headless.
+    #[arg(long, value_name = "FILE.png")]
+    pub screenshot: Option<PathBuf>,
+
+    /// How long --screenshot waits for a settled screen before giving up.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub screenshot_timeout: u64,
+
+    /// Milliseconds without a screen change after which --screenshot counts the screen as settled.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub settle_ms: u64,
+
+    /// Ask the server for this image compression on the display channel (default: the server's setting).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub image_compression: Option<CompressionArg>,
+}
+
+/// `--image-compression` values (SpiceImageCompression).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompressionArg {
+    /// Raw bitmaps.
+    Off,
+    /// GLZ or QUIC, the server's choice.
+    AutoGlz,
+    /// LZ or QUIC, the server's choice.
+    AutoLz,
+    /// QUIC.
+    Quic,
+    /// GLZ.
+    Glz,
+    /// LZ.
+    Lz,
+    /// LZ4.
+    Lz4,
+}
+
+impl From<CompressionArg> for ImageCompression {
+    fn from(c: CompressionArg) -> Self {
+        match c {
+            CompressionArg::Off => ImageCompression::Off,
+            CompressionArg::AutoGlz => ImageCompression::AutoGlz,
+            CompressionArg::AutoLz => ImageCompression::AutoLz,
+            CompressionArg::Quic => ImageCompression::Quic,
+            CompressionArg::Glz => ImageCompression::Glz,
+            CompressionArg::Lz => ImageCompression::Lz,
+            CompressionArg::Lz4 => ImageCompression::Lz4,
+        }
+    }
 }
 
 /// A configuration error worth one clear line.
@@ -253,7 +306,27 @@ impl Cli {
                 stall_limit: Duration::from_secs(self.stall_limit),
                 lz4: self.webdav_lz4,
             },
+            display: DisplayConfig {
+                enabled: self.screenshot.is_some(),
+                compression: self.image_compression.map(ImageCompression::from),
+            },
         })
+    }
+
+    /// Whether to run without a window (`--headless`, or a `--screenshot`).
+    pub fn runs_headless(&self) -> bool {
+        self.headless || self.screenshot.is_some()
+    }
+
+    /// What the headless front end does besides running the session.
+    pub fn headless_options(&self) -> HeadlessOptions {
+        HeadlessOptions {
+            screenshot: self.screenshot.clone().map(|path| Screenshot {
+                path,
+                timeout: Duration::from_secs(self.screenshot_timeout),
+                settle: Duration::from_millis(self.settle_ms),
+            }),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use crate::channels::webdav::WebdavEvent;
 use crate::log_limit::limited;
 use crate::protocol::base::Severity;
 use crate::protocol::constants::ChannelType;
-use crate::session::{SessionEnd, SessionEvent};
+use crate::session::{DisplayEvent, SessionEnd, SessionEvent};
 
 /// How to add the WebDAV port to a VM, shown when the server offers none.
 pub const WEBDAV_SETUP_HINT: &str = "the server offers no WebDAV channel, so folder sharing is unavailable. Add the \
@@ -52,6 +52,13 @@ pub fn log_event(ev: &SessionEvent) {
         SessionEvent::SharingStopped => tracing::info!("sharing stopped"),
         SessionEvent::ShareError(e) => tracing::error!("cannot share: {e}"),
         SessionEvent::Webdav(ev) => log_webdav(ev),
+        SessionEvent::Display(DisplayEvent::Surface { channel, width, height }) => {
+            limited("display surface", |more| tracing::info!("display {channel}: screen is {width}×{height}{more}"))
+        }
+        SessionEvent::Display(DisplayEvent::FirstFrame { channel }) => {
+            limited("display first frame", |more| tracing::info!("display {channel}: first full frame{more}"))
+        }
+        SessionEvent::Display(DisplayEvent::NoChannel) => tracing::warn!("the server offers no display channel"),
         SessionEvent::ShareActivity(a) => tracing::debug!(
             "webdav: {} B to the guest, {} B from it, {} connection(s), {} request(s) served, {} in flight",
             a.bytes_to_guest,

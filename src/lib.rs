@@ -25,5 +25,6 @@ pub mod event_log;
 pub mod headless;
 pub mod log_limit;
 pub mod protocol;
+pub mod screenshot;
 pub mod session;
 pub mod webdav;

@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if !cli.headless {
+    if !cli.runs_headless() {
         #[cfg(feature = "gui")]
         return ryll::app::run(config);
         #[cfg(not(feature = "gui"))]
@@ -44,5 +44,5 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(ryll::headless::run(config))
+    runtime.block_on(ryll::headless::run(config, cli.headless_options()))
 }

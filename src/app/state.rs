@@ -6,7 +6,7 @@
 use crate::channels::webdav::WebdavEvent;
 use crate::protocol::constants::ChannelType;
 use crate::protocol::main_channel::ChannelId;
-use crate::session::{SessionEnd, SessionEvent, ShareActivity};
+use crate::session::{DisplayEvent, SessionEnd, SessionEvent, ShareActivity};
 use crate::webdav::methods::is_write_method;
 use crate::webdav::server::InFlightProgress;
 use std::collections::{BTreeMap, VecDeque};
@@ -140,6 +140,8 @@ pub struct SessionState {
     pub share: Option<ActiveShare>,
     /// The last activity snapshot from the session.
     pub activity: ShareActivity,
+    /// The guest's screen size (display channel 0's primary surface), once known.
+    pub guest_resolution: Option<(u32, u32)>,
     /// Errors not dismissed yet, oldest first.
     pub errors: Vec<UiError>,
     /// Server notices (newest last, at most [`MAX_ERRORS`]).
@@ -168,6 +170,7 @@ impl SessionState {
             guest_port: GuestPort::Unknown,
             share: None,
             activity: ShareActivity::default(),
+            guest_resolution: None,
             errors: Vec::new(),
             notices: VecDeque::new(),
             next_error_id: 0,
@@ -232,6 +235,12 @@ impl SessionState {
             SessionEvent::SharingStopped => self.share = None,
             SessionEvent::ShareError(e) => self.push_error(format!("cannot share: {e}")),
             SessionEvent::Webdav(ev) => self.apply_webdav(ev),
+            SessionEvent::Display(DisplayEvent::Surface { channel, width, height }) => {
+                if channel.id == 0 {
+                    self.guest_resolution = Some((width, height));
+                }
+            }
+            SessionEvent::Display(DisplayEvent::FirstFrame { .. } | DisplayEvent::NoChannel) => {}
             SessionEvent::ShareActivity(a) => self.activity = a,
             SessionEvent::Ended(end) => {
                 // Sharing ends with the session.

@@ -10,6 +10,7 @@
 //! - [`mux_io`]: the byte streams between the WebDAV channel and each guest connection's HTTP server.
 
 pub mod base;
+pub mod display;
 pub mod driver;
 pub mod io;
 pub mod link;

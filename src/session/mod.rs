@@ -4,6 +4,7 @@
 //! [`SessionCommand`]s through the returned [`SessionHandle`]. Live counters are in [`SessionShared`], which the
 //! front end may read at any time without going through the event queue. No front end contains protocol logic.
 
+pub mod display;
 mod sharing;
 mod table;
 
@@ -47,6 +48,8 @@ pub struct SessionConfig {
     pub share: Option<ShareConfig>,
     /// WebDAV channel settings.
     pub webdav: WebdavConfig,
+    /// Display channel settings (off by default: only the window and `--screenshot` link display channels).
+    pub display: display::DisplayConfig,
 }
 
 /// Something the front end should know about.
@@ -114,10 +117,33 @@ pub enum SessionEvent {
     ShareError(String),
     /// A WebDAV channel event.
     Webdav(WebdavEvent),
+    /// A display channel event (state changes only: frames go through [`SessionShared::display`]).
+    Display(DisplayEvent),
     /// Sharing activity changed (sent at most once per [`ACTIVITY_INTERVAL`], only when something changed).
     ShareActivity(ShareActivity),
     /// The session is over. Always the last event.
     Ended(SessionEnd),
+}
+
+/// What a display channel reports through the event queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisplayEvent {
+    /// The channel has a new primary surface (the guest's resolution).
+    Surface {
+        /// The display channel.
+        channel: ChannelId,
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// The server's first complete image of the surface has arrived (MARK).
+    FirstFrame {
+        /// The display channel.
+        channel: ChannelId,
+    },
+    /// The server's first channel list has no display channel (display channels were asked for).
+    NoChannel,
 }
 
 /// A snapshot of folder-sharing activity.
@@ -193,6 +219,8 @@ pub struct SessionShared {
     pub webdav: Arc<WebdavStats>,
     /// The active share, if any.
     pub share: ShareSlot,
+    /// The primary surface of display channel 0 and the front end's repaint hook.
+    pub display: Arc<display::DisplayShared>,
 }
 
 impl SessionShared {
@@ -250,7 +278,11 @@ const EVENT_QUEUE: usize = 1024;
 
 /// The channel types ryll handles, besides main: one line per type.
 fn channel_kinds(config: &SessionConfig, shared: &SessionShared) -> Vec<Arc<dyn ChannelKind>> {
-    vec![Arc::new(sharing::WebdavKind::new(config.webdav.clone(), shared))]
+    let mut kinds: Vec<Arc<dyn ChannelKind>> = vec![Arc::new(sharing::WebdavKind::new(config.webdav.clone(), shared))];
+    if config.display.enabled {
+        kinds.push(Arc::new(display::DisplayKind::new(config.display, shared.display.clone())));
+    }
+    kinds
 }
 
 /// Starts a session on the current tokio runtime.

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 pub struct Qemu {
     child: Child,
+    /// The QMP socket's directory, when the guest runs a display.
+    qmp_dir: Option<tempfile::TempDir>,
     /// The plain port (0 when QEMU has none).
     pub port: u16,
     /// The TLS port, when TLS is on.
@@ -36,6 +38,23 @@ pub struct QemuOptions {
     pub tls_only: bool,
     /// `tls-channel=` values: channel names or `default` (every channel).
     pub tls_channels: Vec<String>,
+    /// Boot a guest that draws (instead of a paused machine with no guest), with a QMP socket for screendumps.
+    pub display: Option<DisplayGuest>,
+}
+
+/// A guest that draws: the display fixtures' boot sector (`tests/fixtures/display/scene.img`: SeaBIOS, then a
+/// still 640×400 picture), on a display device, with a SPICE image compression and every lossy mode off.
+#[derive(Debug, Clone)]
+pub struct DisplayGuest {
+    /// `std`, `qxl` or `virtio` (`-device virtio-vga`).
+    pub vga: &'static str,
+    /// `-spice image-compression=` value.
+    pub image_compression: &'static str,
+}
+
+/// The display fixtures' boot sector.
+pub fn scene_image() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/display/scene.img")
 }
 
 /// Whether QEMU is installed; skips (returns false) with a note, or fails when `CI` is set.
@@ -85,8 +104,33 @@ impl Qemu {
             Some(_) => "password-secret=spicepw".to_string(),
             None => "disable-ticketing=on".to_string(),
         });
+        let qmp_dir = match &opts.display {
+            Some(d) => {
+                spice.push(format!("image-compression={}", d.image_compression));
+                spice.extend(
+                    ["jpeg-wan-compression=never", "zlib-glz-wan-compression=never", "streaming-video=off"]
+                        .map(String::from),
+                );
+                Some(tempfile::tempdir().ok()?)
+            }
+            None => None,
+        };
         let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args(["-machine", "q35", "-accel", "tcg", "-display", "none", "-nodefaults", "-S", "-m", "64"]);
+        match (&opts.display, &qmp_dir) {
+            (Some(d), Some(qmp)) => {
+                cmd.args(["-machine", "pc", "-accel", "tcg", "-display", "none", "-nodefaults", "-m", "64"]);
+                match d.vga {
+                    "virtio" => cmd.args(["-device", "virtio-vga"]),
+                    vga => cmd.args(["-vga", vga]),
+                };
+                let drive = format!("file={},format=raw,if=ide,snapshot=on", scene_image().display());
+                cmd.args(["-drive", &drive]);
+                cmd.args(["-qmp", &format!("unix:{},server=on,wait=off", qmp.path().join("qmp.sock").display())]);
+            }
+            _ => {
+                cmd.args(["-machine", "q35", "-accel", "tcg", "-display", "none", "-nodefaults", "-S", "-m", "64"]);
+            }
+        }
         if let Some(p) = &opts.password {
             cmd.args(["-object", &format!("secret,id=spicepw,data={p}")]);
         }
@@ -102,7 +146,7 @@ impl Qemu {
             ]);
         }
         let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
-        Some(Qemu { child, port, tls_port })
+        Some(Qemu { child, qmp_dir, port, tls_port })
     }
 
     pub fn addr(&self) -> String {
@@ -133,6 +177,35 @@ impl Qemu {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("QEMU did not start listening on ports {ports:?}");
+    }
+
+    /// Writes QEMU's own view of the screen (QMP `screendump`, PNG) to `path`. Needs [`QemuOptions::display`].
+    pub fn screendump(&self, path: &Path) -> Result<(), String> {
+        use std::io::{BufRead, BufReader, Write};
+        let dir = self.qmp_dir.as_ref().ok_or("QEMU was started without a display guest")?;
+        let sock = std::os::unix::net::UnixStream::connect(dir.path().join("qmp.sock")).map_err(|e| e.to_string())?;
+        sock.set_read_timeout(Some(Duration::from_secs(20))).map_err(|e| e.to_string())?;
+        let mut reader = BufReader::new(sock.try_clone().map_err(|e| e.to_string())?);
+        let mut w = sock;
+        let mut line = String::new();
+        reader.read_line(&mut line).map_err(|e| e.to_string())?;
+        let dump =
+            format!(r#"{{"execute":"screendump","arguments":{{"filename":"{}","format":"png"}}}}"#, path.display());
+        for cmd in [r#"{"execute":"qmp_capabilities"}"#.to_string(), dump] {
+            writeln!(w, "{cmd}").map_err(|e| e.to_string())?;
+            // Skip events until the command's answer.
+            loop {
+                line.clear();
+                reader.read_line(&mut line).map_err(|e| e.to_string())?;
+                if line.contains("\"return\"") {
+                    break;
+                }
+                if line.contains("\"error\"") || line.is_empty() {
+                    return Err(format!("QMP: {line}"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Kills QEMU now (the server "goes away").

@@ -37,6 +37,25 @@ pub mod image_type {
 }
 
 /// Image descriptor flag: store the decoded image in the pixmap cache under its id.
+/// The name of an image type, for logs.
+pub fn image_type_name(t: u8) -> &'static str {
+    match t {
+        image_type::BITMAP => "BITMAP",
+        image_type::QUIC => "QUIC",
+        image_type::LZ_PLT => "LZ_PLT",
+        image_type::LZ_RGB => "LZ_RGB",
+        image_type::GLZ_RGB => "GLZ_RGB",
+        image_type::FROM_CACHE => "FROM_CACHE",
+        image_type::SURFACE => "SURFACE",
+        image_type::JPEG => "JPEG",
+        image_type::FROM_CACHE_LOSSLESS => "FROM_CACHE_LOSSLESS",
+        image_type::ZLIB_GLZ_RGB => "ZLIB_GLZ_RGB",
+        image_type::JPEG_ALPHA => "JPEG_ALPHA",
+        image_type::LZ4 => "LZ4",
+        _ => "unknown image type",
+    }
+}
+
 pub const IMAGE_CACHE_ME: u8 = 1;
 /// Image descriptor flag: set the X byte to 0xFF after decoding.
 pub const IMAGE_HIGH_BITS_SET: u8 = 2;

@@ -1,0 +1,254 @@
+//! The display channel: DISPLAY_INIT, then every display message parsed and drawn on a canvas on the channel's
+//! own decoding thread, so no decode ever runs on the async runtime that serves the share.
+//!
+//! The read loop (the shared driver) hands each message to a bounded queue; when the decoder falls behind, the
+//! queue fills, the read loop waits, and the server's ACK window throttles the server. A message that cannot be
+//! parsed or drawn is refused with a rate-limited log line and costs only itself.
+
+use super::driver::{drive, ChannelEnd, MessageHandler};
+use super::io::{MessageReader, Outgoing, RawMessage, WriterHandle};
+use crate::canvas::{Canvas, Change, SessionImages};
+use crate::codecs::Limits;
+use crate::log_limit::limited;
+use crate::protocol::base::Notify;
+use crate::protocol::display::client::{encode_preferred_compression, DisplayInit, ImageCompression};
+use crate::protocol::display::image::image_type_name;
+use crate::protocol::display::{message_name, parse_display, DisplayMessage, DrawOp};
+use crate::protocol::main_channel::ChannelId;
+use crate::session::display::{DisplayShared, GLZ_WINDOW_PIXELS, PIXMAP_CACHE_PIXELS};
+use crate::session::{DisplayEvent, SessionEvent};
+use std::sync::{Arc, Mutex};
+use tokio::io::AsyncRead;
+use tokio::sync::mpsc;
+
+/// Largest display message: a raw 32-bit BITMAP of 4096 × 4096 and its headers, or a 16384 × 1536 strip.
+pub const MAX_DISPLAY_MESSAGE: u32 = (64 << 20) + 4096;
+/// Messages queued for the decoding thread before the read loop waits.
+const DECODE_QUEUE: usize = 64;
+/// Pixmap cache and GLZ dictionary ids announced in DISPLAY_INIT (one of each per session).
+const CACHE_ID: u8 = 1;
+
+/// What a display channel needs besides its socket.
+pub struct DisplayContext {
+    /// The channel.
+    pub id: ChannelId,
+    /// The session's events.
+    pub events: mpsc::Sender<SessionEvent>,
+    /// The compression to ask for, if any.
+    pub compression: Option<ImageCompression>,
+    /// The session's pixmap cache and GLZ dictionary.
+    pub images: SessionImages,
+    /// Where to publish the primary surface (display channel 0 only).
+    pub publish: Option<Arc<DisplayShared>>,
+    /// How many display channels run: the first to link starts the server's caches afresh, so ours are cleared.
+    pub running: Arc<Mutex<usize>>,
+}
+
+/// Counts a running display channel for as long as it lives.
+struct Running(Arc<Mutex<usize>>);
+
+impl Running {
+    /// Counts one more; `true` if it is the only one.
+    fn enter(count: &Arc<Mutex<usize>>) -> (Self, bool) {
+        let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
+        *n += 1;
+        (Running(count.clone()), *n == 1)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut n = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *n = n.saturating_sub(1);
+    }
+}
+
+/// The messages that open a display channel: DISPLAY_INIT, then PREFERRED_COMPRESSION if one is asked for.
+pub fn opening_messages(compression: Option<ImageCompression>) -> Vec<Outgoing> {
+    let init = DisplayInit {
+        pixmap_cache_id: CACHE_ID,
+        pixmap_cache_size: PIXMAP_CACHE_PIXELS.into(),
+        glz_dictionary_id: CACHE_ID,
+        glz_dictionary_window_size: GLZ_WINDOW_PIXELS as i32,
+    };
+    let mut out = Vec::with_capacity(2);
+    if let Ok(pair) = init.encode() {
+        out.push(Outgoing::from_pair(pair));
+    }
+    out.extend(compression.map(|c| Outgoing::from_pair(encode_preferred_compression(c))));
+    out
+}
+
+/// Runs a linked display channel until it ends.
+pub async fn run_display<R: AsyncRead + Unpin + Send>(
+    mut reader: MessageReader<R>,
+    writer: WriterHandle,
+    ctx: DisplayContext,
+) -> ChannelEnd {
+    let (_running, alone) = Running::enter(&ctx.running);
+    if alone {
+        // A display channel linking with no other one running meets a server with fresh caches (a relink, a
+        // reconnection): images kept from before would be found under ids the server now uses for others.
+        ctx.images.clear();
+    }
+    for m in opening_messages(ctx.compression) {
+        if writer.data.send(m).await.is_err() {
+            return ChannelEnd::Closed(None);
+        }
+    }
+    let (tx, rx) = mpsc::channel(DECODE_QUEUE);
+    let worker = Worker { id: ctx.id, events: ctx.events.clone(), publish: ctx.publish.clone(), images: ctx.images };
+    let spawned = std::thread::Builder::new().name(format!("ryll-display-{}", ctx.id.id)).spawn(move || worker.run(rx));
+    if let Err(e) = spawned {
+        return ChannelEnd::Failed(format!("cannot start the display decoder: {e}"));
+    }
+    let mut handler = DisplayHandler { queue: tx };
+    drive(&mut reader, &writer, &mut handler).await
+}
+
+/// Hands display messages to the decoding thread.
+struct DisplayHandler {
+    queue: mpsc::Sender<RawMessage>,
+}
+
+impl MessageHandler for DisplayHandler {
+    async fn on_message(&mut self, msg: RawMessage, _replies: &mut Vec<Outgoing>) -> Option<ChannelEnd> {
+        match self.queue.send(msg).await {
+            Ok(()) => None,
+            Err(_) => Some(ChannelEnd::Failed("the display decoder stopped".into())),
+        }
+    }
+
+    async fn on_notice(&mut self, notice: Notify) -> Option<ChannelEnd> {
+        tracing::info!("display: server notice: {}", notice.message);
+        None
+    }
+}
+
+/// How many source images of each type the channel's draws carried (for the debug log).
+#[derive(Default)]
+struct ImageCounts(std::collections::BTreeMap<&'static str, u64>);
+
+impl ImageCounts {
+    fn count(&mut self, m: &DisplayMessage<'_>) {
+        let src = match m {
+            DisplayMessage::Draw(d) => match &d.op {
+                DrawOp::Copy(c) | DrawOp::Blend(c) => Some(&c.src),
+                DrawOp::Opaque(o) => Some(&o.src),
+                DrawOp::Rop3(r) => Some(&r.src),
+                DrawOp::Transparent(t) => Some(&t.src),
+                DrawOp::AlphaBlend(a) => Some(&a.src),
+                DrawOp::Composite(c) => Some(&c.src),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(image) = src {
+            *self.0.entry(image_type_name(image.descriptor.image_type)).or_default() += 1;
+        }
+    }
+}
+
+impl std::fmt::Display for ImageCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        let parts: Vec<String> = self.0.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// The decoding thread's state: the channel's canvas and where its changes go.
+struct Worker {
+    id: ChannelId,
+    events: mpsc::Sender<SessionEvent>,
+    publish: Option<Arc<DisplayShared>>,
+    images: SessionImages,
+}
+
+impl Worker {
+    fn run(self, mut rx: mpsc::Receiver<RawMessage>) {
+        let mut canvas = Canvas::new(self.images.clone(), Limits::default());
+        let mut images = ImageCounts::default();
+        while let Some(msg) = rx.blocking_recv() {
+            let applied = match parse_display(msg.msg_type, &msg.body) {
+                Ok(Some(m)) => {
+                    images.count(&m);
+                    let applied = canvas.apply(&m).map_err(|e| e.to_string());
+                    if matches!(applied, Ok(Some(Change::Mark))) {
+                        tracing::debug!("display {}: images so far: {images}", self.id);
+                    }
+                    applied
+                }
+                Ok(None) => {
+                    tracing::debug!("display {}: {} ignored", self.id, message_name(msg.msg_type));
+                    Ok(None)
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            match applied {
+                Ok(Some(change)) => self.publish(&canvas, change),
+                Ok(None) => {}
+                Err(e) => self.refused(msg.msg_type, &e),
+            }
+        }
+    }
+
+    fn refused(&self, msg_type: u16, error: &str) {
+        let name = message_name(msg_type);
+        limited("display message refused", |more| {
+            tracing::warn!("display {}: {name} ({msg_type}) refused: {error}{more}", self.id)
+        });
+        if let Some(shared) = &self.publish {
+            shared.update(|f| f.refused += 1);
+        }
+    }
+
+    fn publish(&self, canvas: &Canvas, change: Change) {
+        let primary = canvas.primary();
+        let event = match change {
+            Change::SurfaceCreated { width, height, primary: true, .. } => {
+                if let (Some(shared), Some(p)) = (&self.publish, primary) {
+                    shared.new_surface(self.id, width, height, p.pixels.clone());
+                }
+                Some(DisplayEvent::Surface { channel: self.id, width, height })
+            }
+            Change::Drawn { surface, area } if Some(surface) == canvas.primary_id() => {
+                if let (Some(shared), Some(p)) = (&self.publish, primary) {
+                    shared.draw(area, &p.pixels);
+                }
+                None
+            }
+            Change::Reset => {
+                if let (Some(shared), Some(p)) = (&self.publish, primary) {
+                    shared.draw(p.area(), &p.pixels);
+                }
+                None
+            }
+            Change::Mark => {
+                let first = self.publish.as_ref().is_some_and(|s| {
+                    let mut f = s.lock();
+                    let first = !f.marked && f.width > 0;
+                    f.marked = true;
+                    first
+                });
+                first.then_some(DisplayEvent::FirstFrame { channel: self.id })
+            }
+            Change::SurfaceDestroyed { primary: true, .. } => {
+                if let Some(shared) = &self.publish {
+                    shared.update(|f| f.marked = false);
+                }
+                None
+            }
+            Change::Monitors(m) => {
+                tracing::debug!("display {}: monitors {m:?}", self.id);
+                None
+            }
+            _ => None,
+        };
+        if let Some(ev) = event {
+            let _ = self.events.blocking_send(SessionEvent::Display(ev));
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The guest's screen in the session: the display channel's [`ChannelKind`], its settings, and [`DisplayShared`],
+//! the primary surface that front ends read through shared state and a repaint hook (no event queue per frame).
+
+use super::table::{ChannelContext, ChannelFuture, ChannelKind, LinkedChannel};
+use super::{DisplayEvent, SessionEvent};
+use crate::canvas::{Area, SessionImages};
+use crate::channels::display::{run_display, DisplayContext, MAX_DISPLAY_MESSAGE};
+use crate::codecs::Pixels;
+use crate::protocol::caps::Caps;
+use crate::protocol::constants::{
+    ChannelType, DISPLAY_CAP_LZ4_COMPRESSION, DISPLAY_CAP_MONITORS_CONFIG, DISPLAY_CAP_MULTI_CODEC,
+};
+use crate::protocol::display::client::ImageCompression;
+use crate::protocol::main_channel::ChannelId;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// Pixmap cache budget announced in DISPLAY_INIT: 20 Mi pixels (80 MiB), as spice-gtk.
+pub const PIXMAP_CACHE_PIXELS: u32 = 20 << 20;
+/// GLZ dictionary window announced in DISPLAY_INIT: 8 Mi pixels (32 MiB; the server accepts up to 32 Mi).
+pub const GLZ_WINDOW_PIXELS: u32 = 8 << 20;
+/// Past this many dirty rectangles they merge into their bounding box.
+pub const MAX_DIRTY_RECTS: usize = 64;
+
+/// Display settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DisplayConfig {
+    /// Link display channels (the window and `--screenshot` do; a headless share does not, so the server spends
+    /// nothing on frames nobody sees).
+    pub enabled: bool,
+    /// The image compression to ask the server for (PREFERRED_COMPRESSION), if any.
+    pub compression: Option<ImageCompression>,
+}
+
+/// Called when the primary surface has changed and nobody has looked yet (the window's `request_repaint`).
+pub type RepaintHook = Arc<dyn Fn() + Send + Sync>;
+
+/// The primary surface as front ends see it.
+#[derive(Debug, Clone, Default)]
+pub struct Frame {
+    /// The display channel it comes from.
+    pub channel: Option<ChannelId>,
+    /// Width in pixels (0 before the first surface).
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Bumped on every new primary surface (a mode change): a front end re-creates its texture.
+    pub generation: u64,
+    /// `width × height` pixels, `0xAARRGGBB`, top row first.
+    pub pixels: Vec<u32>,
+    /// Areas changed since a front end last took them (at most [`MAX_DIRTY_RECTS`]).
+    pub dirty: Vec<Area>,
+    /// Whether the server's first full image has arrived (MARK) on this surface.
+    pub marked: bool,
+    /// Draws applied to this surface.
+    pub draws: u64,
+    /// Messages refused (a bad image, an unsupported op) since the channel linked.
+    pub refused: u64,
+    /// When the surface last changed.
+    pub last_change: Option<Instant>,
+}
+
+impl Frame {
+    fn add_dirty(&mut self, area: Area) {
+        if self.dirty.len() >= MAX_DIRTY_RECTS {
+            let all = self.dirty.iter().fold(area, |acc, a| acc.union(a));
+            self.dirty.clear();
+            self.dirty.push(all);
+        } else {
+            self.dirty.push(area);
+        }
+    }
+}
+
+/// The primary surface behind a lock, and the hook that wakes the front end.
+#[derive(Default)]
+pub struct DisplayShared {
+    frame: Mutex<Frame>,
+    hook: Mutex<Option<RepaintHook>>,
+}
+
+impl std::fmt::Debug for DisplayShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DisplayShared").finish_non_exhaustive()
+    }
+}
+
+impl DisplayShared {
+    /// Sets the hook called when the dirty list goes from empty to not empty.
+    pub fn set_repaint_hook(&self, hook: RepaintHook) {
+        *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(hook);
+    }
+
+    /// The frame, locked (keep it short: the display channel waits for it).
+    pub fn lock(&self) -> MutexGuard<'_, Frame> {
+        self.frame.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A copy of the primary surface's pixels, if there is one.
+    pub fn snapshot(&self) -> Option<Pixels> {
+        let f = self.lock();
+        (f.width > 0).then(|| Pixels { width: f.width, height: f.height, has_alpha: false, data: f.pixels.clone() })
+    }
+
+    /// Changes the frame under the lock; wakes the front end if it had nothing to draw before and now has.
+    pub(crate) fn update(&self, change: impl FnOnce(&mut Frame)) {
+        let wake = {
+            let mut f = self.lock();
+            let was_clean = f.dirty.is_empty();
+            change(&mut f);
+            was_clean && !f.dirty.is_empty()
+        };
+        if wake {
+            let hook = self.hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(hook) = hook {
+                hook();
+            }
+        }
+    }
+
+    /// A new primary surface of `width × height` with `pixels`.
+    pub(crate) fn new_surface(&self, channel: ChannelId, width: u32, height: u32, pixels: Vec<u32>) {
+        self.update(|f| {
+            *f = Frame {
+                channel: Some(channel),
+                width,
+                height,
+                generation: f.generation + 1,
+                pixels,
+                dirty: vec![Area::whole(width, height)],
+                marked: false,
+                draws: 0,
+                refused: f.refused,
+                last_change: Some(Instant::now()),
+            };
+        });
+    }
+
+    /// `area` of the primary changed: copies it from `source` (the canvas' primary, the same size).
+    pub(crate) fn draw(&self, area: Area, source: &[u32]) {
+        self.update(|f| {
+            let w = f.width as usize;
+            if source.len() != f.pixels.len() || w == 0 {
+                return;
+            }
+            for y in area.top as usize..area.bottom as usize {
+                let (l, r) = (y * w + area.left as usize, y * w + area.right as usize);
+                if let (Some(to), Some(from)) = (f.pixels.get_mut(l..r), source.get(l..r)) {
+                    to.copy_from_slice(from);
+                }
+            }
+            f.add_dirty(area);
+            f.draws += 1;
+            f.last_change = Some(Instant::now());
+        });
+    }
+
+    /// Takes the dirty areas (for a front end about to upload them) with the frame's generation.
+    pub fn take_dirty(&self) -> (u64, Vec<Area>) {
+        let mut f = self.lock();
+        (f.generation, std::mem::take(&mut f.dirty))
+    }
+}
+
+/// The display channel (type 2). Every display channel draws on its own canvas; the session's pixmap cache and
+/// GLZ dictionary are shared by all of them; display channel 0 publishes its primary surface in
+/// [`DisplayShared`].
+pub(crate) struct DisplayKind {
+    config: DisplayConfig,
+    images: SessionImages,
+    shared: Arc<DisplayShared>,
+    running: Arc<Mutex<usize>>,
+}
+
+impl DisplayKind {
+    pub(crate) fn new(config: DisplayConfig, shared: Arc<DisplayShared>) -> Self {
+        let images = SessionImages::new(PIXMAP_CACHE_PIXELS.into(), GLZ_WINDOW_PIXELS.into());
+        DisplayKind { config, images, shared, running: Arc::new(Mutex::new(0)) }
+    }
+}
+
+/// The display capabilities ryll advertises: MONITORS_CONFIG, LZ4 images, and MULTI_CODEC with no codec, which
+/// tells the server to send no video stream (until MJPEG streams are drawn). COMPOSITE and A8_SURFACE change what
+/// guest drivers emit and are advertised only once drawn and tested.
+pub fn display_caps() -> Caps {
+    Caps::with(&[DISPLAY_CAP_MONITORS_CONFIG, DISPLAY_CAP_LZ4_COMPRESSION, DISPLAY_CAP_MULTI_CODEC])
+}
+
+impl ChannelKind for DisplayKind {
+    fn channel_type(&self) -> ChannelType {
+        ChannelType::Display
+    }
+
+    fn caps(&self) -> Caps {
+        display_caps()
+    }
+
+    fn max_message(&self) -> u32 {
+        MAX_DISPLAY_MESSAGE
+    }
+
+    fn missing_event(&self) -> Option<SessionEvent> {
+        Some(SessionEvent::Display(DisplayEvent::NoChannel))
+    }
+
+    fn run(&self, linked: LinkedChannel, ctx: ChannelContext) -> ChannelFuture {
+        let ctx = DisplayContext {
+            id: ctx.id,
+            events: ctx.events,
+            compression: self.config.compression,
+            images: self.images.clone(),
+            publish: (ctx.id.id == 0).then(|| self.shared.clone()),
+            running: self.running.clone(),
+        };
+        Box::pin(run_display(linked.reader, linked.writer, ctx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn the_hook_fires_once_per_batch_and_dirty_rects_stay_bounded() {
+        let shared = DisplayShared::default();
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let w = wakes.clone();
+        shared.set_repaint_hook(Arc::new(move || {
+            w.fetch_add(1, Ordering::Relaxed);
+        }));
+        let ch = ChannelId { channel_type: ChannelType::Display, id: 0 };
+        shared.new_surface(ch, 100, 100, vec![0; 100 * 100]);
+        let source = vec![7; 100 * 100];
+        for i in 0..100 {
+            shared.draw(Area { left: i, top: i, right: i + 1, bottom: i + 1 }, &source);
+        }
+        assert_eq!(wakes.load(Ordering::Relaxed), 1, "one wake until the front end takes the dirty list");
+        let (generation, dirty) = shared.take_dirty();
+        assert_eq!(generation, 1);
+        assert!(dirty.len() <= MAX_DIRTY_RECTS, "{}", dirty.len());
+        let f = shared.lock().clone();
+        assert_eq!((f.draws, f.pixels[0], f.pixels[101], f.pixels[1]), (100, 7, 7, 0));
+        drop(f);
+        shared.draw(Area { left: 0, top: 0, right: 1, bottom: 1 }, &source);
+        assert_eq!(wakes.load(Ordering::Relaxed), 2);
+        assert_eq!(shared.snapshot().map(|p| (p.width, p.height)), Some((100, 100)));
+    }
+}
