@@ -33,10 +33,12 @@ fmt: ## format the code
 bench: ## the sharing path against its loopback ceiling (5 runs); writes docs/performance.md
 	$(CARGO) build --release --bin ryll --example serve_share
 	$(CARGO) bench --bench sharing -- --write docs/performance.md $(BENCH_ARGS)
+	$(CARGO) bench --bench display -- --write docs/performance.md
 
 bench-quick: ## smoke run of the benchmark (small sizes, one run); fails only if the benchmark breaks
 	$(CARGO) build --release --bin ryll --example serve_share
 	$(CARGO) bench --bench sharing -- --quick $(BENCH_ARGS)
+	$(CARGO) bench --bench display -- --quick
 
 SCREENSHOT ?= docs/images/ryll-folders.png
 screenshot: deps testvm ## the window sharing a folder with the test VM, under Xvfb, as PNG $(SCREENSHOT)

@@ -71,7 +71,10 @@ pub async fn run(config: SessionConfig, options: HeadlessOptions) -> ExitCode {
                 }
                 log_event(&ev);
             }
-            _ = poll.tick(), if screen.is_some() && verdict.is_none() => {
+            // Checked at every change of the screen (MARK, draws) and at least every SCREEN_POLL for the quiet
+            // period and the timeout.
+            _ = async { tokio::select! { _ = poll.tick() => {}, _ = handle.shared.display.changed() => {} } },
+                if screen.is_some() && verdict.is_none() => {
                 let Some(wait) = screen.as_mut() else { continue };
                 let outcome = wait.check(&handle.shared.display);
                 let code = match outcome {

@@ -77,6 +77,7 @@ impl Frame {
 pub struct DisplayShared {
     frame: Mutex<Frame>,
     hook: Mutex<Option<RepaintHook>>,
+    changed: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for DisplayShared {
@@ -96,6 +97,11 @@ impl DisplayShared {
         self.frame.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Resolves at the next change of the frame (for waiters such as `--screenshot`; the window uses the hook).
+    pub async fn changed(&self) {
+        self.changed.notified().await
+    }
+
     /// A copy of the primary surface's pixels, if there is one.
     pub fn snapshot(&self) -> Option<Pixels> {
         let f = self.lock();
@@ -110,6 +116,7 @@ impl DisplayShared {
             change(&mut f);
             was_clean && !f.dirty.is_empty()
         };
+        self.changed.notify_waiters();
         if wake {
             let hook = self.hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
             if let Some(hook) = hook {
