@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 fn display_qemu(vga: &'static str, image_compression: &'static str) -> Option<Qemu> {
     let qemu = Qemu::start_with(QemuOptions {
-        display: Some(DisplayGuest { vga, image_compression }),
+        display: Some(DisplayGuest { vga, image_compression, paused: false }),
         ..QemuOptions::default()
     })?;
     wait_for_scene(&qemu);
@@ -53,6 +53,48 @@ fn wait_for_scene(qemu: &Qemu) {
         std::thread::sleep(Duration::from_millis(500));
     }
     panic!("the guest did not draw its scene within 60 s");
+}
+
+/// ryll connects to a paused guest, then the guest boots: SeaBIOS's 720×400 text screen, the mode switch to the
+/// 640×400 picture (a new primary surface), and the picture drawn as guest drawables in 32-pixel strips, GLZ_RGB
+/// strips referencing earlier ones under auto_glz. The screenshot after all that equals the screendump.
+#[test]
+fn a_guest_that_boots_and_changes_mode_while_ryll_watches_matches_the_screendump() {
+    let Some(qemu) = Qemu::start_with(QemuOptions {
+        display: Some(DisplayGuest { vga: "std", image_compression: "auto_glz", paused: true }),
+        ..QemuOptions::default()
+    }) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("shot.png");
+    let child = Command::new(env!("CARGO_BIN_EXE_ryll"))
+        .args(["--direct", &qemu.addr(), "--screenshot"])
+        .arg(&shot)
+        .args(["--settle-ms", "3000", "--screenshot-timeout", "60"])
+        .env_remove("RYLL_PASSWORD")
+        .env_remove("SPICE_PROXY")
+        .env("RYLL_LOG", "ryll=debug")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The paused machine has no screen: the first frame arrives only once the guest runs.
+    std::thread::sleep(Duration::from_millis(1500));
+    qemu.cont().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("screen is 640×400"), "{log}");
+    assert!(log.contains("screen is 720×400"), "the text mode before the switch: {log}");
+    assert!(!log.contains("refused"), "{log}");
+    wait_for_scene(&qemu);
+    let ours = load_png(&shot);
+    let dump = dir.path().join("dump.png");
+    qemu.screendump(&dump).unwrap();
+    let theirs = load_png(&dump);
+    let differ = ours.2.iter().zip(&theirs.2).filter(|(a, b)| a != b).count();
+    assert_eq!((ours.0, ours.1, differ), (theirs.0, theirs.1, 0), "{log}");
 }
 
 /// Runs `ryll --screenshot` against `qemu` with `extra` arguments; returns the PNG's pixels and the log.

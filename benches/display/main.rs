@@ -279,7 +279,7 @@ fn main() -> ExitCode {
     let rows = decoder_rows(args.quick);
     let runs = if args.quick { 1 } else { 7 };
     let first = qemu::Qemu::start_with(qemu::QemuOptions {
-        display: Some(qemu::DisplayGuest { vga: "std", image_compression: "auto_glz" }),
+        display: Some(qemu::DisplayGuest { vga: "std", image_compression: "auto_glz", paused: false }),
         ..qemu::QemuOptions::default()
     })
     .and_then(|q| {

@@ -50,6 +50,8 @@ pub struct DisplayGuest {
     pub vga: &'static str,
     /// `-spice image-compression=` value.
     pub image_compression: &'static str,
+    /// Start paused (`-S`): the guest runs after [`Qemu::cont`].
+    pub paused: bool,
 }
 
 /// The display fixtures' boot sector.
@@ -119,6 +121,9 @@ impl Qemu {
         match (&opts.display, &qmp_dir) {
             (Some(d), Some(qmp)) => {
                 cmd.args(["-machine", "pc", "-accel", "tcg", "-display", "none", "-nodefaults", "-m", "64"]);
+                if d.paused {
+                    cmd.arg("-S");
+                }
                 match d.vga {
                     "virtio" => cmd.args(["-device", "virtio-vga"]),
                     vga => cmd.args(["-vga", vga]),
@@ -181,6 +186,18 @@ impl Qemu {
 
     /// Writes QEMU's own view of the screen (QMP `screendump`, PNG) to `path`. Needs [`QemuOptions::display`].
     pub fn screendump(&self, path: &Path) -> Result<(), String> {
+        let dump =
+            format!(r#"{{"execute":"screendump","arguments":{{"filename":"{}","format":"png"}}}}"#, path.display());
+        self.qmp(&dump)
+    }
+
+    /// Lets a guest started with [`DisplayGuest::paused`] run (QMP `cont`).
+    pub fn cont(&self) -> Result<(), String> {
+        self.qmp(r#"{"execute":"cont"}"#)
+    }
+
+    /// Runs one QMP command and waits for its answer.
+    fn qmp(&self, command: &str) -> Result<(), String> {
         use std::io::{BufRead, BufReader, Write};
         let dir = self.qmp_dir.as_ref().ok_or("QEMU was started without a display guest")?;
         let sock = std::os::unix::net::UnixStream::connect(dir.path().join("qmp.sock")).map_err(|e| e.to_string())?;
@@ -189,9 +206,7 @@ impl Qemu {
         let mut w = sock;
         let mut line = String::new();
         reader.read_line(&mut line).map_err(|e| e.to_string())?;
-        let dump =
-            format!(r#"{{"execute":"screendump","arguments":{{"filename":"{}","format":"png"}}}}"#, path.display());
-        for cmd in [r#"{"execute":"qmp_capabilities"}"#.to_string(), dump] {
+        for cmd in [r#"{"execute":"qmp_capabilities"}"#, command] {
             writeln!(w, "{cmd}").map_err(|e| e.to_string())?;
             // Skip events until the command's answer.
             loop {
