@@ -15,8 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Delay before relinking the WebDAV channel after stopping a share (spice-webdavd restarts after ~1 s).
-pub(crate) const RELINK_DELAY: Duration = Duration::from_millis(200);
 /// Capacity of a WebDAV channel's event queue.
 const WEBDAV_EVENTS: usize = 1024;
 /// A WebDAV channel that ends this soon after linking without PORT_INIT was closed by something in the way.
@@ -106,9 +104,11 @@ impl ChannelKind for WebdavKind {
     }
 }
 
-/// Installs or removes the share and reports it. Returns whether the WebDAV channel must be relinked: changing or
-/// stopping an active share relinks it, which is the only way to make the guest's spice-webdavd drop its
-/// connections (it ignores our close frames).
+/// Installs or removes the share and reports it; returns whether anything changed. The old share is retired
+/// ([`ShareServer::retire`]): its connections end at their next request boundary and the guest's next request is
+/// served by the new share (or answered 503), on the same WebDAV channel. No relink: through a SPICE proxy such as
+/// kerbside, whose console token is checked on every link and expires (one minute by default), a relink after
+/// that would be refused and sharing lost for the rest of the session.
 pub(crate) async fn set_share(
     shared: &SessionShared,
     events: &mpsc::Sender<SessionEvent>,
@@ -126,8 +126,12 @@ pub(crate) async fn set_share(
         Some(s) => SessionEvent::SharingStarted { root: s.root().to_path_buf(), read_only: s.read_only() },
         None => SessionEvent::SharingStopped,
     };
-    if let Ok(mut slot) = shared.share.write() {
-        *slot = server;
+    let old = match shared.share.write() {
+        Ok(mut slot) => std::mem::replace(&mut *slot, server),
+        Err(_) => None,
+    };
+    if let Some(old) = old {
+        old.retire();
     }
     let _ = events.send(event).await;
     Ok(had_share)
