@@ -240,6 +240,7 @@ class Client:
         self.port = port
         self.proc: subprocess.Popen | None = None
         self.name = ""
+        self.started = 0.0
         # With --kerbside: fetches a fresh console.vv (ryll deletes it: delete-this-file=1) and returns its path.
         self.vv_source: Callable[[str], Path] | None = None
 
@@ -264,6 +265,7 @@ class Client:
 
     def start(self, name: str, share: Path, ro: bool) -> None:
         self.name = name
+        self.started = time.monotonic()
         cmd = self.command(share, ro)
         log(f"starting client for phase {name}: {shlex.join(cmd)}")
         env = dict(os.environ)
@@ -552,6 +554,8 @@ class Run:
             if why is None and phase in self.phase_abort:
                 why = "the guest gave up waiting for this phase"
             self.results.ok(f"host.{phase}.phase_done", why is None, why or "")
+            if phase == "rw" and why is None and self.args.kerbside:
+                self.reshare_after_token_expiry()
             self.stop_client(phase)
             if phase == "rw" and why is None:
                 self.verify_rw(share_a, files_a)
@@ -617,6 +621,36 @@ class Run:
         except (RuntimeError, OSError) as e:
             return r.ok("host.kerbside.warn_mode", False, str(e))
         return True
+
+    def reshare_after_token_expiry(self) -> None:
+        """Stops and starts the share in the rw client (SIGUSR1 twice) once kerbside's console token (one minute) has
+        expired: that must need no new WebDAV link, which kerbside would refuse now (PERMISSION_DENIED)."""
+        assert self.client is not None and self.client.proc is not None
+        r = self.results
+        path = self.run_dir / "client-rw.log"
+
+        def text() -> str:
+            return (read_or_none(path) or b"").decode(errors="replace")
+
+        wait = 65 - (time.monotonic() - self.client.started)
+        if wait > 0:
+            time.sleep(wait)
+        age = time.monotonic() - self.client.started
+        before = text()
+        links = before.count("channel linked: 11:0")
+        for what, line in (("stop", "INFO sharing stopped"), ("start", "INFO sharing /")):
+            count = text().count(line)
+            self.client.proc.send_signal(signal.SIGUSR1)
+            why = self.wait_until(lambda: text().count(line) > count, 15, f"the share to {what}")
+            if why is not None:
+                r.add("host.rw.reshare_no_relink", "FAIL", why)
+                return
+        time.sleep(3)
+        after = text()[len(before):]
+        relinked = after.count("channel linked: 11:0") + after.count("webdav) closed") + after.count("PERMISSION")
+        r.ok("host.rw.reshare_no_relink", relinked == 0 and text().count("channel linked: 11:0") == links,
+             f"share stopped and started {age:.0f} s into the session (token expired), no new link"
+             if relinked == 0 else f"the WebDAV channel was relinked or refused: {after[-300:]!r}")
 
     def verify_rw(self, a: Path, files: dict[str, bytes]) -> None:
         r = self.results
