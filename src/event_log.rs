@@ -14,6 +14,12 @@ pub const WEBDAV_SETUP_HINT: &str = "the server offers no WebDAV channel, so fol
      virtserialport,chardev=webdav0,name=org.spice-space.webdav.0 ; libvirt: <channel type='spiceport'><source \
      channel='org.spice-space.webdav.0'/><target type='virtio' name='org.spice-space.webdav.0'/></channel>";
 
+/// Why a WebDAV channel closes at once after linking, and what to do ([`WebdavEvent::ClosedBeforePortInit`]).
+pub const PROXY_FILTER_DIAGNOSIS: &str = "the WebDAV channel was closed by the server side right after it linked, \
+     before PORT_INIT (a port channel's first message) arrived: a SPICE proxy in between may be filtering \
+     port-channel messages (kerbside 0.8.0 does unless KERBSIDE_FIREWALL_MODE=warn); see docs/kerbside.md. The \
+     session goes on without folder sharing; ryll links the channel again with a growing delay";
+
 /// Logs one event as a line a person can act on.
 pub fn log_event(ev: &SessionEvent) {
     match ev {
@@ -102,6 +108,7 @@ fn log_webdav(ev: &WebdavEvent) {
             )
         }),
         WebdavEvent::Notice(text) => limited("webdav notice", |more| tracing::info!("webdav: {text}{more}")),
+        WebdavEvent::ClosedBeforePortInit => tracing::warn!("{PROXY_FILTER_DIAGNOSIS}"),
     }
 }
 

@@ -1,12 +1,15 @@
 //! The headless front end: runs a session, logs what happens (through [`crate::event_log`]), and stops on
 //! SIGINT/SIGTERM, or, with `--screenshot`, once the guest's screen is written (see [`crate::screenshot`]).
+//! SIGUSR1 stops sharing, and the next SIGUSR1 shares the `--share-dir` folder again (to stop and start a share in
+//! a running session, as the window's Folders panel does).
 
 use crate::event_log::{log_end, log_event};
 use crate::screenshot::{ScreenWait, WaitOutcome};
-use crate::session::{self, SessionConfig, SessionEnd, SessionEvent};
+use crate::session::{self, SessionCommand, SessionConfig, SessionEnd, SessionEvent};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// What the headless front end does besides running the session.
 #[derive(Debug, Clone, Default)]
@@ -26,8 +29,21 @@ pub struct Screenshot {
     pub settle: Duration,
 }
 
-/// How often a screenshot run looks at the screen.
+/// How often a screenshot run looks at the screen when nothing changes.
 const SCREEN_POLL: Duration = Duration::from_millis(50);
+
+fn watch(kind: SignalKind, name: &str) -> Option<Signal> {
+    signal(kind).map_err(|e| tracing::warn!("cannot watch {name}: {e}")).ok()
+}
+
+async fn recv(sig: &mut Option<Signal>) {
+    match sig.as_mut() {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
 
 /// Runs a session until a signal, the server ends it, or a screenshot is written. Exit code 0 after a signal or a
 /// written screenshot, 1 otherwise.
@@ -35,36 +51,25 @@ pub async fn run(config: SessionConfig, options: HeadlessOptions) -> ExitCode {
     if let Some(title) = &config.title {
         tracing::info!("session: {title}");
     }
+    let share = config.share.clone();
     let mut handle = session::start(config);
-    let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!("cannot watch SIGTERM: {e}");
-            None
-        }
-    };
+    let mut sigterm = watch(SignalKind::terminate(), "SIGTERM");
+    let mut sigusr1 = watch(SignalKind::user_defined1(), "SIGUSR1");
     let mut screen = options.screenshot.map(ScreenWait::new);
     let mut poll = tokio::time::interval(SCREEN_POLL);
     // Set once the screenshot is decided: the exit code after the session has ended.
     let mut verdict: Option<ExitCode> = None;
     let mut stopping = false;
+    let mut sharing = false;
     loop {
-        let term = async {
-            match sigterm.as_mut() {
-                Some(s) => s.recv().await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             ev = handle.events.recv() => {
                 let Some(ev) = ev else { return ExitCode::FAILURE };
-                if let SessionEvent::Ended(end) = &ev {
-                    if let (Some(wait), None) = (&screen, &verdict) {
-                        tracing::error!("screenshot: {}", wait.failure_on_end(end));
-                        log_end(end);
-                        return ExitCode::FAILURE;
-                    }
-                    return verdict.unwrap_or_else(|| finish(end));
+                match &ev {
+                    SessionEvent::Ended(end) => return ended(end, screen.as_ref(), verdict),
+                    SessionEvent::SharingStarted { .. } => sharing = true,
+                    SessionEvent::SharingStopped => sharing = false,
+                    _ => {}
                 }
                 if let Some(wait) = screen.as_mut() {
                     wait.observe(&ev);
@@ -76,8 +81,7 @@ pub async fn run(config: SessionConfig, options: HeadlessOptions) -> ExitCode {
             _ = async { tokio::select! { _ = poll.tick() => {}, _ = handle.shared.display.changed() => {} } },
                 if screen.is_some() && verdict.is_none() => {
                 let Some(wait) = screen.as_mut() else { continue };
-                let outcome = wait.check(&handle.shared.display);
-                let code = match outcome {
+                let code = match wait.check(&handle.shared.display) {
                     WaitOutcome::Waiting => continue,
                     WaitOutcome::Written(summary) => {
                         tracing::info!("screenshot: {summary}");
@@ -92,17 +96,45 @@ pub async fn run(config: SessionConfig, options: HeadlessOptions) -> ExitCode {
                 stopping = true;
                 handle.disconnect().await;
             }
+            _ = recv(&mut sigusr1), if !stopping => {
+                let cmd = match (&share, sharing) {
+                    (_, true) => Some(SessionCommand::StopSharing),
+                    (Some(cfg), false) => Some(SessionCommand::StartSharing(cfg.clone())),
+                    (None, false) => None,
+                };
+                match cmd {
+                    Some(cmd) => {
+                        tracing::info!("SIGUSR1: {}", if sharing { "stopping the share" } else { "sharing again" });
+                        let _ = handle.commands.send(cmd).await;
+                    }
+                    None => tracing::warn!("SIGUSR1: nothing to share (no --share-dir given)"),
+                }
+            }
             _ = tokio::signal::ctrl_c(), if !stopping => {
                 tracing::info!("interrupted; disconnecting");
                 stopping = true;
                 handle.disconnect().await;
             }
-            _ = term, if !stopping => {
+            _ = recv(&mut sigterm), if !stopping => {
                 tracing::info!("terminated; disconnecting");
                 stopping = true;
                 handle.disconnect().await;
             }
         }
+    }
+}
+
+/// The exit code once the session has ended: the screenshot's verdict, a failure if a screenshot was still awaited,
+/// or the session's own end.
+fn ended(end: &SessionEnd, screen: Option<&ScreenWait>, verdict: Option<ExitCode>) -> ExitCode {
+    match (screen, verdict) {
+        (_, Some(code)) => code,
+        (Some(wait), None) => {
+            tracing::error!("screenshot: {}", wait.failure_on_end(end));
+            log_end(end);
+            ExitCode::FAILURE
+        }
+        (None, None) => finish(end),
     }
 }
 

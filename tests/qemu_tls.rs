@@ -3,7 +3,9 @@
 
 mod qemu;
 
-use qemu::{events_until, Qemu, QemuOptions, TestPki, SERVER_SUBJECT};
+use qemu::{
+    events_until, openssl_available, OpensslPki, Qemu, QemuOptions, TestPki, OPENSSL_SERVER_SUBJECT, SERVER_SUBJECT,
+};
 use ryll::channels::webdav::WebdavEvent;
 use ryll::connect::dial::{TlsEndpoint, Transport};
 use ryll::connect::password::Password;
@@ -31,9 +33,13 @@ fn tls_config(addr: String, tls: TlsEndpoint) -> SessionConfig {
 }
 
 fn tls_server(pki: &TestPki, tls_only: bool, tls_channels: &[&str]) -> Option<Qemu> {
+    tls_server_in(pki.dir(), tls_only, tls_channels)
+}
+
+fn tls_server_in(dir: &std::path::Path, tls_only: bool, tls_channels: &[&str]) -> Option<Qemu> {
     Qemu::start_with(QemuOptions {
         webdav: true,
-        tls_dir: Some(pki.dir().to_path_buf()),
+        tls_dir: Some(dir.to_path_buf()),
         tls_only,
         tls_channels: tls_channels.iter().map(|c| c.to_string()).collect(),
         ..QemuOptions::default()
@@ -198,4 +204,85 @@ fn the_binary_connects_with_a_tls_uri_and_explains_a_missing_ca() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{log}");
     assert!(log.contains("--ca-file"), "{log}");
+}
+
+/// A TLS-only QEMU serving `pki`'s certificates, or None (skipped) without openssl or QEMU.
+fn openssl_server(pki: &OpensslPki) -> Option<Qemu> {
+    tls_server_in(pki.dir(), true, &[])
+}
+
+/// The certificate with one bit of its signature flipped (the signature is the last field of the DER).
+fn tamper_signature(pem: &str) -> String {
+    use base64::Engine;
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut der = base64::engine::general_purpose::STANDARD.decode(b64).expect("certificate base64");
+    if let Some(last) = der.last_mut() {
+        *last ^= 0x01;
+    }
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or("")).collect();
+    format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
+}
+
+#[tokio::test]
+async fn an_x509_v1_certificate_made_the_spice_manual_way_is_accepted() {
+    if !openssl_available() {
+        return;
+    }
+    let pki = OpensslPki::new("ryll test CA", 1095);
+    assert!(std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(pki.dir().join("server-cert.pem"))
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("Version: 1 (0x0)")));
+    let Some(qemu) = openssl_server(&pki) else { return };
+    // The host name matches the CN (a v1 certificate has no subjectAltName) ...
+    let tls = tls_endpoint("127.0.0.1", qemu.tls_port(), &pki.ca_pem, None);
+    assert_links_webdav(tls_config(String::new(), tls)).await;
+    // ... and the host subject matches the subject.
+    let tls = tls_endpoint("127.0.0.1", qemu.tls_port(), &pki.ca_pem, Some(OPENSSL_SERVER_SUBJECT));
+    assert_links_webdav(tls_config(String::new(), tls)).await;
+    // The identity rules still apply to v1 certificates.
+    let wrong = "C=XX,L=Test City,O=ryll tests,CN=other";
+    let msg =
+        failure(tls_config(String::new(), tls_endpoint("127.0.0.1", qemu.tls_port(), &pki.ca_pem, Some(wrong)))).await;
+    assert!(msg.contains("--host-subject") && msg.contains(OPENSSL_SERVER_SUBJECT), "{msg}");
+    let msg = failure(tls_config(String::new(), tls_endpoint("localhost", qemu.tls_port(), &pki.ca_pem, None))).await;
+    assert!(msg.contains("not valid for localhost") && msg.contains("CN=127.0.0.1"), "{msg}");
+}
+
+#[tokio::test]
+async fn x509_v1_certificates_are_refused_for_a_wrong_ca_an_expiry_and_a_tampered_signature() {
+    if !openssl_available() {
+        return;
+    }
+    let pki = OpensslPki::new("ryll test CA", 1095);
+    let Some(qemu) = openssl_server(&pki) else { return };
+    let port = qemu.tls_port();
+
+    // Another CA: the certificate's issuer is not among the CAs given.
+    let other = OpensslPki::new("another CA", 1095);
+    let msg = failure(tls_config(String::new(), tls_endpoint("127.0.0.1", port, &other.ca_pem, None))).await;
+    assert!(msg.contains("not trusted") && msg.contains("X.509 v1") && msg.contains("issued by"), "{msg}");
+    assert!(msg.contains("CN=ryll test CA") && msg.contains("CN=another CA") && msg.contains("--ca-file"), "{msg}");
+
+    // Another CA under the same name: the signature does not verify with its key.
+    let twin = OpensslPki::new("ryll test CA", 1095);
+    let msg = failure(tls_config(String::new(), tls_endpoint("127.0.0.1", port, &twin.ca_pem, None))).await;
+    assert!(msg.contains("not trusted") && msg.contains("signature does not verify"), "{msg}");
+
+    // Expired.
+    let expired = OpensslPki::new("ryll test CA", -1);
+    let Some(expired_qemu) = openssl_server(&expired) else { return };
+    let tls = tls_endpoint("127.0.0.1", expired_qemu.tls_port(), &expired.ca_pem, None);
+    let msg = failure(tls_config(String::new(), tls)).await;
+    assert!(msg.contains("has expired") && msg.contains("renew"), "{msg}");
+
+    // A tampered signature, from the right CA.
+    let tampered = OpensslPki::new("ryll test CA", 1095);
+    tampered.set_server_pem(&tamper_signature(&tampered.server_pem()));
+    let Some(tampered_qemu) = openssl_server(&tampered) else { return };
+    let tls = tls_endpoint("127.0.0.1", tampered_qemu.tls_port(), &tampered.ca_pem, None);
+    let msg = failure(tls_config(String::new(), tls)).await;
+    assert!(msg.contains("signature does not verify") && msg.contains("altered"), "{msg}");
 }

@@ -146,6 +146,8 @@ pub struct SessionState {
     pub errors: Vec<UiError>,
     /// Server notices (newest last, at most [`MAX_ERRORS`]).
     pub notices: VecDeque<String>,
+    /// Why the WebDAV channel keeps closing at once, when ryll knows (until a PORT_INIT arrives).
+    pub webdav_diagnosis: Option<String>,
     next_error_id: u64,
 }
 
@@ -173,6 +175,7 @@ impl SessionState {
             guest_resolution: None,
             errors: Vec::new(),
             notices: VecDeque::new(),
+            webdav_diagnosis: None,
             next_error_id: 0,
         }
     }
@@ -255,6 +258,10 @@ impl SessionState {
         match ev {
             WebdavEvent::PortInit { opened, .. } => {
                 self.guest_port = if opened { GuestPort::Open } else { GuestPort::Closed };
+                self.webdav_diagnosis = None;
+            }
+            WebdavEvent::ClosedBeforePortInit => {
+                self.webdav_diagnosis = Some(crate::event_log::PROXY_FILTER_DIAGNOSIS.to_string())
             }
             WebdavEvent::PortOpened => self.guest_port = GuestPort::Open,
             WebdavEvent::PortClosed => self.guest_port = GuestPort::Closed,
@@ -309,7 +316,7 @@ impl SessionState {
             None => ShareLayer::Connecting,
             Some(ChannelStatus::Offered | ChannelStatus::NotHandled) => ShareLayer::Linking,
             Some(ChannelStatus::Failed(e) | ChannelStatus::Closed(e) | ChannelStatus::Relinking(e)) => {
-                ShareLayer::ChannelDown(e.clone())
+                ShareLayer::ChannelDown(self.webdav_diagnosis.clone().unwrap_or_else(|| e.clone()))
             }
             Some(ChannelStatus::Linked) => match (self.guest_port, &self.share) {
                 (GuestPort::Open, Some(_)) => ShareLayer::Sharing,
@@ -460,6 +467,24 @@ mod tests {
         assert_eq!(s.share_layer(), ShareLayer::Disconnected);
         assert!(s.share.is_none(), "sharing ends with the session");
         assert_eq!(s.connection_summary(), "disconnected (see the error)");
+    }
+
+    #[test]
+    fn a_channel_closed_before_port_init_shows_the_proxy_diagnosis_until_port_init() {
+        let now = Instant::now();
+        let webdav = ch(ChannelType::Webdav, 0);
+        let mut s = linked_state();
+        s.apply(SessionEvent::ChannelClosed { channel: webdav, reason: "closed by the server".into() }, now);
+        s.apply(SessionEvent::Webdav(WebdavEvent::ClosedBeforePortInit), now);
+        s.apply(SessionEvent::ChannelRelinking { channel: webdav, delay: Duration::from_millis(200), attempt: 1 }, now);
+        let ShareLayer::ChannelDown(text) = s.share_layer() else { panic!("{:?}", s.share_layer()) };
+        assert!(text.contains("PORT_INIT") && text.contains("proxy") && text.contains("docs/kerbside.md"), "{text}");
+        // Once a link gets PORT_INIT, the channel works and the diagnosis goes.
+        s.apply(SessionEvent::ChannelLinked(webdav), now);
+        s.apply(SessionEvent::Webdav(WebdavEvent::PortInit { name: "x".into(), opened: true }), now);
+        assert_eq!(s.webdav_diagnosis, None);
+        s.apply(SessionEvent::ChannelClosed { channel: webdav, reason: "gone".into() }, now);
+        assert_eq!(s.share_layer(), ShareLayer::ChannelDown("gone".into()));
     }
 
     #[test]

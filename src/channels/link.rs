@@ -24,7 +24,8 @@ pub enum LinkFailure {
     /// The server refused the password.
     #[error(
         "the server refused the password for the {channel} channel (PERMISSION_DENIED): check the password given \
-         with --password-file or RYLL_PASSWORD"
+         with --password-file or RYLL_PASSWORD; a .vv file's password from a SPICE proxy (kerbside) is a token that \
+         expires, so fetch a new .vv file"
     )]
     PermissionDenied {
         /// The channel.

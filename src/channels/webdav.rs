@@ -111,6 +111,10 @@ pub enum WebdavEvent {
     UnexpectedPort(String),
     /// A server notice on this channel.
     Notice(String),
+    /// The server side closed the channel right after it linked, before PORT_INIT (the first message of every
+    /// port channel) arrived: a SPICE proxy in between may be filtering port-channel messages. Said once per run of
+    /// such closes (see `event_log::PROXY_FILTER_DIAGNOSIS`).
+    ClosedBeforePortInit,
 }
 
 enum Dispatch {

@@ -2,7 +2,8 @@
 //!
 //! - **Trust**: the CA certificates from `--ca-file` and the `.vv` file's inline `ca` (both, when both are
 //!   given); with neither, the system's trust store (spice-gtk falls back to OpenSSL's default paths the same way).
-//!   The chain is checked by webpki.
+//!   The chain is checked by webpki; X.509 v1 server certificates, which webpki refuses, are checked against the
+//!   CAs given by [`v1`] (issuer, signature, dates).
 //! - **Identity**, one of:
 //!   - `--host-subject "C=XX,L=city,O=org,CN=host"`: the certificate's subject must have exactly these components,
 //!     in this order. Components are separated by `,` (write `\,` for a comma inside a value and `\\` for a
@@ -21,6 +22,7 @@ use super::error::ConnectError;
 use super::tcp::CONNECT_TIMEOUT;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
@@ -107,12 +109,13 @@ impl TlsConfig {
             },
             None => IdentityCheck::Hostname(host.to_string()),
         };
-        let roots = load_roots(opts)?;
+        let (roots, cas) = load_roots(opts)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
-        let verifier = Arc::new(SpiceVerifier { inner, check });
+        let algs = provider.signature_verification_algorithms;
+        let verifier = Arc::new(SpiceVerifier { inner, check, cas, algs });
         let mut client = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsSetupError::Rustls(e.to_string()))?
@@ -140,14 +143,17 @@ impl TlsConfig {
     }
 }
 
-fn load_roots(opts: &TlsOptions) -> Result<RootCertStore, TlsSetupError> {
+/// The trust anchors, and the CA certificates given (for X.509 v1 server certificates, see [`v1`]).
+fn load_roots(opts: &TlsOptions) -> Result<(RootCertStore, Vec<CertificateDer<'static>>), TlsSetupError> {
     let mut roots = RootCertStore::empty();
+    let mut cas = Vec::new();
     let mut add = |pem: &[u8], what: &str| -> Result<(), TlsSetupError> {
         let bad = |reason: String| TlsSetupError::BadCa { what: what.to_string(), reason };
         let mut added = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| bad(e.to_string()))?;
-            roots.add(cert).map_err(|e| bad(e.to_string()))?;
+            roots.add(cert.clone()).map_err(|e| bad(e.to_string()))?;
+            cas.push(cert);
             added += 1;
         }
         if added == 0 {
@@ -179,7 +185,7 @@ fn load_roots(opts: &TlsOptions) -> Result<RootCertStore, TlsSetupError> {
             return Err(TlsSetupError::NoTrustAnchors);
         }
     }
-    Ok(roots)
+    Ok((roots, cas))
 }
 
 /// Maps a failed handshake to a one-line [`ConnectError`].
@@ -203,6 +209,13 @@ fn handshake_failure(addr: &str, e: &std::io::Error) -> ConnectError {
                     ConnectError::TlsSubjectMismatch { addr, expected: m.expected.clone(), actual: m.actual.clone() }
                 } else if let Some(m) = other.0.downcast_ref::<NameMismatch>() {
                     ConnectError::TlsHostnameMismatch { addr, host: m.host.clone(), names: m.names.clone() }
+                } else if let Some(r) = other.0.downcast_ref::<v1::V1Refusal>() {
+                    match r {
+                        v1::V1Refusal::UnknownIssuer { .. } | v1::V1Refusal::BadSignature { .. } => {
+                            ConnectError::TlsUntrusted { addr, reason: r.to_string() }
+                        }
+                        _ => ConnectError::TlsCertificate { addr, reason: r.to_string() },
+                    }
                 } else {
                     ConnectError::TlsCertificate { addr, reason: other.to_string() }
                 }
@@ -233,6 +246,10 @@ enum IdentityCheck {
 struct SpiceVerifier {
     inner: Arc<WebPkiServerVerifier>,
     check: IdentityCheck,
+    /// The CA certificates given, for v1 server certificates.
+    cas: Vec<CertificateDer<'static>>,
+    /// The provider's signature algorithms, for v1 server certificates.
+    algs: WebPkiSupportedAlgorithms,
 }
 
 /// The certificate's subject is not the expected one.
@@ -265,13 +282,23 @@ impl ServerCertVerifier for SpiceVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         // webpki checks the chain first and the name last, so a name error means the chain is good; the identity
-        // is checked below with spice-gtk's rules instead of webpki's.
-        match self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
-            Ok(_)
-            | Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => {}
-            Err(e) => return Err(e),
+        // is checked below with spice-gtk's rules instead of webpki's. webpki refuses X.509 v1 certificates, which
+        // common recipes make; those are checked against the CAs given by `v1` instead.
+        if v1::is_v1(end_entity.as_ref()) {
+            v1::verify(end_entity, &self.cas, &self.algs, now)?;
+        } else {
+            match self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+                Ok(_)
+                | Err(rustls::Error::InvalidCertificate(
+                    CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+                )) => {}
+                Err(rustls::Error::InvalidCertificate(CertificateError::Other(_)))
+                    if intermediates.iter().any(|c| v1::is_v1(c.as_ref())) =>
+                {
+                    return Err(v1::to_rustls(v1::V1Refusal::V1Intermediate));
+                }
+                Err(e) => return Err(e),
+            }
         }
         let names = CertNames::parse(end_entity.as_ref())
             .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
@@ -302,6 +329,10 @@ impl ServerCertVerifier for SpiceVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if v1::is_v1(cert.as_ref()) {
+            v1::verify_handshake(message, cert, dss, &self.algs, false)?;
+            return Ok(HandshakeSignatureValid::assertion());
+        }
         self.inner.verify_tls12_signature(message, cert, dss)
     }
 
@@ -311,6 +342,10 @@ impl ServerCertVerifier for SpiceVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if v1::is_v1(cert.as_ref()) {
+            v1::verify_handshake(message, cert, dss, &self.algs, true)?;
+            return Ok(HandshakeSignatureValid::assertion());
+        }
         self.inner.verify_tls13_signature(message, cert, dss)
     }
 
@@ -568,3 +603,4 @@ fn label_glob(pattern: &str, text: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+mod v1;

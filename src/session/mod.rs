@@ -14,6 +14,7 @@ use crate::capture::CaptureSet;
 use crate::channels::driver::AbortOnDrop;
 use crate::channels::driver::ChannelEnd;
 use crate::channels::io::ByteCounters;
+use crate::channels::link::LinkFailure;
 use crate::channels::main_channel::{main_caps, run_main, MainEvent, MAX_MAIN_MESSAGE};
 use crate::channels::webdav::{ShareSlot, WebdavConfig, WebdavEvent, WebdavStats};
 use crate::connect::dial::Transport;
@@ -469,7 +470,7 @@ impl Core {
         let failed = matches!(end, Ok(ChannelEnd::Failed(_)));
         match end {
             Ok(end) => self.emit(SessionEvent::ChannelClosed { channel, reason: end.describe() }).await,
-            Err(e) => self.emit(SessionEvent::ChannelFailed { channel, error: e.to_string() }).await,
+            Err(e) => self.emit(SessionEvent::ChannelFailed { channel, error: later_link_failure(&e) }).await,
         }
         let (Some(env), Some(session_id)) = (&self.env, self.session_id) else { return };
         if !failed || !self.offered.contains(&channel) {
@@ -485,19 +486,28 @@ impl Core {
         self.emit(SessionEvent::ChannelRelinking { channel, delay, attempt }).await;
     }
 
-    /// Starts, replaces or stops the share; relinks the WebDAV channel when the guest must drop its connections.
+    /// Starts, replaces or stops the share. The WebDAV channel stays linked: the old share's connections end at
+    /// their next request boundary (see [`sharing::set_share`]).
     async fn share(&mut self, cfg: Option<ShareConfig>) {
         let starting = cfg.is_some();
-        match sharing::set_share(&self.shared, &self.events, cfg).await {
-            Ok(true) => {
-                if let (Some(env), Some(session_id)) = (&self.env, self.session_id) {
-                    self.table.relink_type(ChannelType::Webdav, env, session_id, sharing::RELINK_DELAY);
-                }
+        if let Err(e) = sharing::set_share(&self.shared, &self.events, cfg).await {
+            if starting {
+                self.emit(SessionEvent::ShareError(e)).await;
             }
-            Ok(false) => {}
-            Err(e) if starting => self.emit(SessionEvent::ShareError(e)).await,
-            Err(_) => {}
         }
+    }
+}
+
+/// A channel link that failed after the main channel linked. PERMISSION_DENIED then does not mean a wrong password
+/// (main linked with the same one): a proxy's one-time console token has most likely expired.
+fn later_link_failure(e: &LinkFailure) -> String {
+    match e {
+        LinkFailure::PermissionDenied { channel } => format!(
+            "the server refused the {channel} channel's link (PERMISSION_DENIED) although the main channel linked with \
+             the same password: a SPICE proxy's console token has probably expired (kerbside's live one minute by \
+             default and are checked on every link; see docs/kerbside.md); reconnect with a fresh .vv file"
+        ),
+        other => other.to_string(),
     }
 }
 

@@ -198,21 +198,6 @@ impl ChannelTable {
         self.running.insert(id, Running { generation, kind, started: Instant::now(), _task: AbortOnDrop(task) });
     }
 
-    /// Relinks every running channel of type `t` after `delay` (the old link is closed at once).
-    pub(crate) fn relink_type(&mut self, t: ChannelType, env: &LinkEnv, session_id: u32, delay: Duration) {
-        let ids: Vec<ChannelId> = self.running.keys().filter(|c| c.channel_type == t).copied().collect();
-        for id in ids {
-            if let Some(old) = self.running.remove(&id) {
-                drop(old);
-                // Closing is the abort in `old`'s drop; the new task links after `delay`.
-                let kind = self.kinds.iter().find(|k| k.channel_type() == t).cloned();
-                if let Some(kind) = kind {
-                    self.start(id, kind, env, session_id, delay);
-                }
-            }
-        }
-    }
-
     /// Waits until a channel's task ends and removes it from the table. Ends of replaced tasks are skipped.
     pub(crate) async fn next_end(&mut self) -> Ended {
         loop {

@@ -154,6 +154,8 @@ struct Inner {
     read_only: bool,
     handler: DavHandler,
     stats: Arc<ShareStats>,
+    /// Set when the share is stopped or replaced: its connections end at their next request boundary.
+    retired: tokio::sync::watch::Sender<bool>,
 }
 
 impl fmt::Debug for ShareServer {
@@ -187,8 +189,22 @@ impl ShareServer {
             .read_buf_size(READ_BUF_SIZE)
             .build_handler();
         Ok(Self {
-            inner: Arc::new(Inner { root, read_only: cfg.read_only, handler, stats: Arc::new(ShareStats::new()) }),
+            inner: Arc::new(Inner {
+                root,
+                read_only: cfg.read_only,
+                handler,
+                stats: Arc::new(ShareStats::new()),
+                retired: tokio::sync::watch::channel(false).0,
+            }),
         })
+    }
+
+    /// Ends this share's connections gracefully: a request in flight is answered (with `Connection: close`), then
+    /// each connection closes; idle ones close at once. The guest's next request on such a connection starts a new
+    /// one, served by whatever share is current then (or answered 503). This is how a share stops or changes
+    /// without relinking the WebDAV channel, which a SPICE proxy's one-time token may no longer allow.
+    pub fn retire(&self) {
+        self.inner.retired.send_replace(true);
     }
 
     /// The canonical path of the shared directory.
@@ -228,14 +244,33 @@ impl ShareServer {
             let server = server.clone();
             async move { Ok::<_, Infallible>(server.handle(req).await) }
         });
-        let result = http1::Builder::new()
+        let mut retired = self.inner.retired.subscribe();
+        let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
             .keep_alive(true)
             .half_close(true)
             .max_buf_size(MAX_BUF_SIZE)
-            .serve_connection(TokioIo::new(io), service)
-            .await;
+            .serve_connection(TokioIo::new(io), service);
+        tokio::pin!(conn);
+        let retire = async move {
+            loop {
+                let done = *retired.borrow_and_update();
+                if done {
+                    return;
+                }
+                if retired.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        let result = tokio::select! {
+            r = conn.as_mut() => r,
+            () = retire => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
         match result {
             Err(e) if e.is_timeout() => {
                 tracing::debug!("webdav connection closed: no request head within {HEADER_READ_TIMEOUT:?}");

@@ -349,3 +349,92 @@ pub async fn events_until(
         }
     }
 }
+
+/// Certificates made the SPICE manual's way with the `openssl` command: a self-signed CA (`req -x509`), and a
+/// server certificate from a CSR signed with `openssl x509 -req` and no extensions file, which makes an **X.509
+/// v1** certificate (no extensions: no subjectAltName, no key usage). Written where QEMU's `x509-dir` expects them.
+pub struct OpensslPki {
+    dir: tempfile::TempDir,
+    /// The CA certificate (PEM).
+    pub ca_pem: String,
+}
+
+/// The subject of [`OpensslPki`]'s server certificate (its CN is the address QEMU listens on).
+pub const OPENSSL_SERVER_SUBJECT: &str = "C=XX,L=Test City,O=ryll tests,CN=127.0.0.1";
+
+/// Whether the `openssl` command is installed; skips (returns false) with a note, or fails when `CI` is set.
+pub fn openssl_available() -> bool {
+    skips::tool_present("openssl", "version", "openssl")
+}
+
+impl OpensslPki {
+    /// A CA named `ca_cn` and a v1 server certificate valid for `days` (negative: expired since then).
+    pub fn new(ca_cn: &str, days: i32) -> OpensslPki {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl").args(args).current_dir(d).output().expect("run openssl");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        run(&["genrsa", "-out", "ca-key.pem", "2048"]);
+        let ca_subject = format!("/C=XX/O=ryll tests/CN={ca_cn}");
+        run(&[
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "1095",
+            "-key",
+            "ca-key.pem",
+            "-out",
+            "ca-cert.pem",
+            "-subj",
+            &ca_subject,
+        ]);
+        run(&["genrsa", "-out", "server-key.pem", "2048"]);
+        run(&[
+            "req",
+            "-new",
+            "-key",
+            "server-key.pem",
+            "-out",
+            "server-key.csr",
+            "-subj",
+            "/C=XX/L=Test City/O=ryll tests/CN=127.0.0.1",
+        ]);
+        let days = days.to_string();
+        run(&[
+            "x509",
+            "-req",
+            "-days",
+            &days,
+            "-in",
+            "server-key.csr",
+            "-CA",
+            "ca-cert.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-set_serial",
+            "01",
+            "-out",
+            "server-cert.pem",
+        ]);
+        let ca_pem = std::fs::read_to_string(d.join("ca-cert.pem")).expect("read CA");
+        OpensslPki { dir, ca_pem }
+    }
+
+    /// The directory for `x509-dir`.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The server certificate (PEM).
+    pub fn server_pem(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server-cert.pem")).expect("read server certificate")
+    }
+
+    /// Replaces the server certificate (PEM).
+    pub fn set_server_pem(&self, pem: &str) {
+        std::fs::write(self.dir.path().join("server-cert.pem"), pem).expect("write server certificate");
+    }
+}

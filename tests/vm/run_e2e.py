@@ -17,6 +17,12 @@ Usage:
   run_e2e.py --ryll target/release/ryll [--vm-dir target/testvm] [--keep]
   run_e2e.py --ryll target/release/ryll --demo
   run_e2e.py --client-cmd '/usr/bin/python3 tests/vm/spice_gtk_client.py'   (baseline)
+  run_e2e.py --ryll target/release/ryll --kerbside    (through the kerbside proxy, tests/vm/kerbside_env.py)
+
+With --kerbside, QEMU gets a SPICE password and ryll connects with the console.vv that kerbside's REST API
+hands out. One boot serves both firewall modes: enforce first (kerbside 0.8.0 ends the WebDAV channel at
+PORT_INIT; ryll must say so once, keep the session and not relink in a tight loop), then warn, in which the
+phases above run through the proxy.
 
 Python 3.11, standard library only. Exit status 0 only when every check passed.
 """
@@ -37,11 +43,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[2]
 VM_SRC = REPO / "tests" / "vm"
 PORT_NAME = "org.spice-space.webdav.0"
 PHASES = ("rw", "ro", "restart")
+SPICE_TICKET = "ryll-e2e-ticket"
+# What ryll says when a proxy ends the WebDAV channel at PORT_INIT (event_log::PROXY_FILTER_DIAGNOSIS).
+PORT_INIT_DIAGNOSIS = "a SPICE proxy in between may be filtering port-channel messages"
 LITMUS_SUITES = ("basic", "copymove", "props", "locks", "http")
 MIB = 1024 * 1024
 
@@ -186,11 +196,14 @@ class Guest:
             "-append", append,
             "-serial", f"file:{self.console}",
             "-serial", f"file:{self.debug}",
-            "-spice", f"port={self.port},addr=127.0.0.1,disable-ticketing=on",
+            "-spice", f"port={self.port},addr=127.0.0.1," + (
+                "password-secret=spicepw" if self.args.kerbside else "disable-ticketing=on"),
             "-device", "virtio-serial-pci",
             "-chardev", f"spiceport,name={PORT_NAME},id=webdav0",
             "-device", f"virtserialport,chardev=webdav0,name={PORT_NAME}",
         ]
+        if self.args.kerbside:
+            cmd += ["-object", f"secret,id=spicepw,data={SPICE_TICKET}"]
         if self.args.vga != "none":
             cmd += ["-vga", self.args.vga]
         return cmd
@@ -227,10 +240,14 @@ class Client:
         self.port = port
         self.proc: subprocess.Popen | None = None
         self.name = ""
+        self.started = 0.0
+        # With --kerbside: fetches a fresh console.vv (ryll deletes it: delete-this-file=1) and returns its path.
+        self.vv_source: Callable[[str], Path] | None = None
 
     def command(self, share: Path, ro: bool) -> list[str]:
         addr = f"127.0.0.1:{self.port}"
-        std = ["--direct", addr, "--headless", "--share-dir", str(share)] + (["--share-dir-ro"] if ro else [])
+        source = [str(self.vv_source(self.name))] if self.vv_source else ["--direct", addr]
+        std = source + ["--headless", "--share-dir", str(share)] + (["--share-dir-ro"] if ro else [])
         std += self.args.client_arg
         if not self.args.client_cmd:
             return [str(self.args.ryll)] + std
@@ -248,6 +265,7 @@ class Client:
 
     def start(self, name: str, share: Path, ro: bool) -> None:
         self.name = name
+        self.started = time.monotonic()
         cmd = self.command(share, ro)
         log(f"starting client for phase {name}: {shlex.join(cmd)}")
         env = dict(os.environ)
@@ -370,6 +388,7 @@ class Run:
         self.guest_results: list[Check] = []
         self.demo_lines: list[str] = []
         self.guest_done = False
+        self.kerbside = None
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -518,6 +537,9 @@ class Run:
         log(f"run directory {self.run_dir}")
         if not self.boot("e2e"):
             return self.report()
+        if self.args.kerbside and not self.through_kerbside(share_a):
+            self.finish_guest()
+            return self.report()
         phase_timeouts = {"rw": self.args.rw_timeout, "ro": 300, "restart": 300}
         for phase in PHASES:
             share = share_b if phase == "ro" else share_a
@@ -532,6 +554,8 @@ class Run:
             if why is None and phase in self.phase_abort:
                 why = "the guest gave up waiting for this phase"
             self.results.ok(f"host.{phase}.phase_done", why is None, why or "")
+            if phase == "rw" and why is None and self.args.kerbside:
+                self.reshare_after_token_expiry()
             self.stop_client(phase)
             if phase == "rw" and why is None:
                 self.verify_rw(share_a, files_a)
@@ -545,6 +569,88 @@ class Run:
         self.finish_guest()
         self.litmus_table()
         return self.report()
+
+    # -- kerbside ------------------------------------------------------------------------------
+    def through_kerbside(self, share: Path) -> bool:
+        """Sets kerbside up in front of the guest, checks enforce mode, and leaves it in warn mode for the phases."""
+        import kerbside_env as kerbside  # tests/vm/kerbside_env.py
+
+        assert self.guest is not None
+        r = self.results
+        k = kerbside.Kerbside(self.args.kerbside_venv, self.run_dir / "kerbside", self.guest.port, SPICE_TICKET, log)
+        self.kerbside = k
+        try:
+            k.setup()
+            k.start_daemon("enforce")
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            return r.ok("host.kerbside.setup", False, str(e))
+        r.ok("host.kerbside.setup", True, f"kerbside {kerbside.VERSION}, MariaDB, static source, demo token")
+
+        def fetch(name: str) -> Path:
+            vv = self.run_dir / f"console-{name}.vv"
+            text = k.console_vv(vv)
+            if name == "enforce":
+                r.ok("host.kerbside.console_vv", "tls-port=" in text and "password=" in text and "ca=" in text,
+                     f"{len(text)} bytes from the REST API")
+            return vv
+
+        self.client = Client(self.args, self.run_dir, self.guest.port)
+        self.client.vv_source = fetch
+        self.client.start("enforce", share, False)
+        client_log = self.run_dir / "client-enforce.log"
+
+        def said() -> bool:
+            return PORT_INIT_DIAGNOSIS in (read_or_none(client_log) or b"").decode(errors="replace")
+
+        why = self.wait_until(said, 60, "ryll's diagnosis of the WebDAV channel closed at PORT_INIT")
+        r.ok("host.enforce.diagnosis", why is None, why or "ryll named the cause (a proxy filtering port messages)")
+        # The session must stay, and the channel must not be relinked in a tight loop.
+        time.sleep(self.args.enforce_watch)
+        text = (read_or_none(client_log) or b"").decode(errors="replace")
+        links = text.count("channel linked: 11:0")
+        delays = [int(w.split(" ms", 1)[0]) for w in text.split("relinking in ")[1:] if w.split(" ms", 1)[0].isdigit()]
+        r.ok("host.enforce.session_kept", self.client.alive(), "ryll still running" if self.client.alive() else "")
+        # The relink backoff (200 ms doubling) allows about 7 links in the first 12 s; a tight loop makes hundreds.
+        r.ok("host.enforce.no_tight_loop", links <= 8 and delays == sorted(delays),
+             f"{links} WebDAV links, relink delays {delays} ms")
+        r.ok("host.enforce.said_once", text.count(PORT_INIT_DIAGNOSIS) == 1,
+             f"diagnosis printed {text.count(PORT_INIT_DIAGNOSIS)} times")
+        self.stop_client("enforce")
+        try:
+            k.start_daemon("warn")
+        except (RuntimeError, OSError) as e:
+            return r.ok("host.kerbside.warn_mode", False, str(e))
+        return True
+
+    def reshare_after_token_expiry(self) -> None:
+        """Stops and starts the share in the rw client (SIGUSR1 twice) once kerbside's console token (one minute) has
+        expired: that must need no new WebDAV link, which kerbside would refuse now (PERMISSION_DENIED)."""
+        assert self.client is not None and self.client.proc is not None
+        r = self.results
+        path = self.run_dir / "client-rw.log"
+
+        def text() -> str:
+            return (read_or_none(path) or b"").decode(errors="replace")
+
+        wait = 65 - (time.monotonic() - self.client.started)
+        if wait > 0:
+            time.sleep(wait)
+        age = time.monotonic() - self.client.started
+        before = text()
+        links = before.count("channel linked: 11:0")
+        for what, line in (("stop", "INFO sharing stopped"), ("start", "INFO sharing /")):
+            count = text().count(line)
+            self.client.proc.send_signal(signal.SIGUSR1)
+            why = self.wait_until(lambda: text().count(line) > count, 15, f"the share to {what}")
+            if why is not None:
+                r.add("host.rw.reshare_no_relink", "FAIL", why)
+                return
+        time.sleep(3)
+        after = text()[len(before):]
+        relinked = after.count("channel linked: 11:0") + after.count("webdav) closed") + after.count("PERMISSION")
+        r.ok("host.rw.reshare_no_relink", relinked == 0 and text().count("channel linked: 11:0") == links,
+             f"share stopped and started {age:.0f} s into the session (token expired), no new link"
+             if relinked == 0 else f"the WebDAV channel was relinked or refused: {after[-300:]!r}")
 
     def verify_rw(self, a: Path, files: dict[str, bytes]) -> None:
         r = self.results
@@ -646,6 +752,8 @@ class Run:
     def cleanup(self, status: int) -> None:
         if self.client is not None:
             self.client.stop()
+        if self.kerbside is not None:
+            self.kerbside.stop()
         if self.guest is not None and self.guest.alive():
             self.guest.stop()
         if self.args.keep:
@@ -694,6 +802,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--qemu", default="qemu-system-x86_64")
     ap.add_argument("--litmus-known-failures", type=Path, default=VM_SRC / "litmus-known-failures.txt")
     ap.add_argument("-v", "--verbose", action="store_true", help="echo every guest console line")
+    ap.add_argument("--kerbside", action="store_true", help="connect through kerbside (tests/vm/kerbside_env.py)")
+    ap.add_argument("--kerbside-venv", type=Path, default=REPO / "target" / "kerbside" / "venv",
+                    help="where kerbside is installed (a cache; created when missing)")
+    ap.add_argument("--enforce-watch", type=float, default=12.0,
+                    help="seconds to watch ryll after the enforce-mode diagnosis")
     args = ap.parse_args(argv)
     if not args.ryll and not args.client_cmd:
         ap.error("give --ryll PATH (or --client-cmd)")

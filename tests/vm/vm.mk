@@ -3,6 +3,7 @@
 #   make testvm             build (or reuse) the guest image in $(RYLL_VM_DIR)
 #   make test-qemu-webdav   build ryll (release) and run the end-to-end tests
 #   make demo               boot the guest and let it use a folder shared by ryll
+#   make test-kerbside      the same tests through the kerbside 0.8.0 SPICE proxy (both firewall modes, one boot)
 # Extra harness options: make test-qemu-webdav E2E_ARGS='--keep -v'
 
 RYLL_VM_DIR ?= target/testvm
@@ -10,7 +11,7 @@ E2E_PYTHON ?= python3
 E2E_ARGS ?=
 E2E_RUN = $(E2E_PYTHON) tests/vm/run_e2e.py --no-build --vm-dir $(RYLL_VM_DIR)
 
-.PHONY: testvm test-qemu-webdav test-qemu-webdav-baseline demo
+.PHONY: testvm test-qemu-webdav test-qemu-webdav-baseline demo test-kerbside
 
 testvm:
 	RYLL_VM_DIR=$(RYLL_VM_DIR) bash tests/vm/build-image.sh
@@ -23,6 +24,14 @@ test-qemu-webdav: deps testvm
 # packages python3-gi and gir1.2-spiceclientglib-2.0): a baseline for comparisons.
 test-qemu-webdav-baseline: deps testvm
 	$(E2E_RUN) --client-cmd '/usr/bin/python3 tests/vm/spice_gtk_client.py' $(E2E_ARGS)
+
+# kerbside and kerbside-proxy come from PyPI into a venv under target/kerbside (kept as a cache); MariaDB, the
+# daemon, its REST API and the proxy run privately on 127.0.0.1 for the run (tests/vm/kerbside_env.py).
+# RYLL_BIN=target/debug/ryll skips the release build.
+RYLL_BIN ?= target/release/ryll
+test-kerbside: deps testvm
+	$(if $(filter target/release/ryll,$(RYLL_BIN)),cargo build --release --bin ryll)
+	$(E2E_RUN) --ryll $(RYLL_BIN) --kerbside $(E2E_ARGS)
 
 demo: deps testvm
 	cargo build --release --bin ryll
