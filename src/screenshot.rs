@@ -105,10 +105,14 @@ impl ScreenWait {
         let Some(pixels) = display.snapshot() else {
             return WaitOutcome::Failed("the screen went away while being written".into());
         };
-        let draws = display.lock().draws;
+        let (draws, frames) = {
+            let f = display.lock();
+            (f.draws, f.stream_frames)
+        };
+        let frames = if frames > 0 { format!(", {frames} video frames") } else { String::new() };
         match write_png(&self.options.path, pixels.width, pixels.height, &pixels.data) {
             Ok(()) => WaitOutcome::Written(format!(
-                "wrote the {}×{} screen to {} after {:.1} s ({draws} draws)",
+                "wrote the {}×{} screen to {} after {:.1} s ({draws} draws{frames})",
                 pixels.width,
                 pixels.height,
                 self.options.path.display(),

@@ -60,7 +60,7 @@ Section "Device"
     Option "SpiceImageCompression" "@COMPRESSION@"
     Option "SpiceJpegWanCompression" "never"
     Option "SpiceZlibGlzWanCompression" "never"
-    Option "SpiceStreamingVideo" "off"
+    Option "SpiceStreamingVideo" "@STREAMING@"
 EndSection
 Section "InputDevice"
     Identifier "XSPICEPOINTER"
@@ -95,6 +95,11 @@ EndSection
 
 impl Xspice {
     fn start(compression: &str) -> Option<Xspice> {
+        Xspice::start_with(compression, "off")
+    }
+
+    /// Xspice with `SpiceImageCompression` and `SpiceStreamingVideo` (`off`, `filter` or `all`).
+    fn start_with(compression: &str, streaming: &str) -> Option<Xspice> {
         if !tools_present() {
             return None;
         }
@@ -103,8 +108,14 @@ impl Xspice {
         // A display number nobody uses: from the port, in a range of its own.
         let number = 40 + u32::from(port) % 400;
         let conf = dir.path().join("xorg.conf");
-        std::fs::write(&conf, CONFIG.replace("@PORT@", &port.to_string()).replace("@COMPRESSION@", compression))
-            .unwrap();
+        std::fs::write(
+            &conf,
+            CONFIG
+                .replace("@PORT@", &port.to_string())
+                .replace("@COMPRESSION@", compression)
+                .replace("@STREAMING@", streaming),
+        )
+        .unwrap();
         let xorg = Command::new("Xorg")
             .arg("-config")
             .arg(&conf)
@@ -226,4 +237,56 @@ fn a_live_x_session_matches_xwd_with_quic() {
 #[test]
 fn a_live_x_session_matches_xwd_uncompressed() {
     live_session_matches_xwd("off");
+}
+
+/// With `SpiceStreamingVideo "all"`, an animation (ImageMagick's `animate` cycling eight 200×150 frames at 25 per
+/// second) becomes an MJPEG video stream: ryll draws its frames (lossy, so not compared) with none refused, and once
+/// the animation's window has closed the screen equals `xwd -root` again.
+#[test]
+fn an_animation_streamed_as_mjpeg_is_drawn_and_the_screen_ends_exact() {
+    let Some(x) = Xspice::start_with("auto_glz", "all") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = Vec::new();
+    for i in 0..8 {
+        let f = dir.path().join(format!("f{i}.png"));
+        let ok = Command::new("convert")
+            .args(["-size", "200x150", "xc:gray", "-seed", &i.to_string(), "+noise", "Random"])
+            .arg(&f)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "convert could not make a frame");
+        frames.push(f);
+    }
+    let shot = dir.path().join("shot.png");
+    let ryll = Command::new(env!("CARGO_BIN_EXE_ryll"))
+        .args(["--direct", &format!("127.0.0.1:{}", x.port), "--screenshot"])
+        .arg(&shot)
+        .args(["--settle-ms", "3000", "--screenshot-timeout", "60"])
+        .env("RYLL_LOG", "ryll=debug")
+        .env_remove("RYLL_PASSWORD")
+        .env_remove("SPICE_PROXY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = Command::new("timeout")
+        .args(["6", "animate", "-delay", "4", "-loop", "0", "-geometry", "+100+100"])
+        .args(&frames)
+        .env("DISPLAY", &x.display)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let out = ryll.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(!log.contains("refused"), "{log}");
+    let streamed: u64 =
+        log.split(" draws, ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(streamed >= 20, "only {streamed} MJPEG frames: the animation was not streamed\n{log}");
+    let ours = decode_png(&std::fs::read(&shot).unwrap());
+    let theirs = x.xwd();
+    let differ = ours.2.iter().zip(&theirs.2).filter(|(a, b)| a != b).count();
+    assert_eq!(differ, 0, "{differ} pixels differ from xwd -root after the stream\n{log}");
 }

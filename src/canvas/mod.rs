@@ -18,6 +18,7 @@ pub mod draw;
 pub mod images;
 pub mod region;
 pub mod rop;
+pub mod stream;
 pub mod surface;
 
 pub use images::SessionImages;
@@ -87,6 +88,9 @@ pub enum CanvasError {
     /// A draw or a SURFACE image names a surface that does not exist.
     #[error("no surface {0}")]
     NoSurface(u32),
+    /// A stream message names a stream that is not live.
+    #[error("no stream {0}")]
+    NoStream(u32),
     /// FROM_CACHE names an image the pixmap cache does not hold.
     #[error("image {0} is not in the pixmap cache")]
     CacheMiss(u64),
@@ -137,12 +141,20 @@ pub struct Canvas {
     palettes: PaletteCache,
     session: SessionImages,
     limits: Limits,
+    streams: stream::Streams,
 }
 
 impl Canvas {
     /// An empty canvas using the session's shared caches.
     pub fn new(session: SessionImages, limits: Limits) -> Self {
-        Canvas { surfaces: BTreeMap::new(), primary: None, palettes: PaletteCache::default(), session, limits }
+        Canvas {
+            surfaces: BTreeMap::new(),
+            primary: None,
+            palettes: PaletteCache::default(),
+            session,
+            limits,
+            streams: stream::Streams::default(),
+        }
     }
 
     /// The primary surface, once the server created it.
@@ -172,6 +184,7 @@ impl Canvas {
                 self.create_surface(0, m.x_res, m.y_res, format, true)
             }
             DisplayMessage::SurfaceDestroy(id) => Ok(self.surfaces.remove(id).map(|s| {
+                self.streams.drop_surface(*id);
                 if self.primary == Some(*id) {
                     self.primary = None;
                 }
@@ -207,13 +220,26 @@ impl Canvas {
             }
             DisplayMessage::MonitorsConfig(m) => Ok(Some(Change::Monitors(m.clone()))),
             DisplayMessage::Draw(d) => self.draw(d),
-            DisplayMessage::StreamCreate(_)
-            | DisplayMessage::StreamData(_)
-            | DisplayMessage::StreamDataSized(_)
-            | DisplayMessage::StreamClip(_)
-            | DisplayMessage::StreamDestroy(_)
-            | DisplayMessage::StreamDestroyAll
-            | DisplayMessage::StreamActivateReport(_) => Err(CanvasError::Unsupported("video streams")),
+            DisplayMessage::StreamCreate(c) => self.streams.create(c).map(|()| None),
+            DisplayMessage::StreamClip(c) => self.streams.clip(c).map(|()| None),
+            DisplayMessage::StreamDestroy(id) => {
+                self.streams.destroy(*id);
+                Ok(None)
+            }
+            DisplayMessage::StreamDestroyAll => {
+                self.streams.destroy_all();
+                Ok(None)
+            }
+            DisplayMessage::StreamData(d) => {
+                let frame = self.streams.frame(d.id, None, d.data, &self.limits)?;
+                self.draw_frame(frame)
+            }
+            DisplayMessage::StreamDataSized(d) => {
+                let frame = self.streams.frame(d.id, Some((d.width, d.height, d.dest)), d.data, &self.limits)?;
+                self.draw_frame(frame)
+            }
+            // Sent only to a client with the STREAM_REPORT capability, which ryll does not advertise.
+            DisplayMessage::StreamActivateReport(_) => Err(CanvasError::Unsupported("stream reports")),
         }
     }
 
@@ -336,6 +362,20 @@ impl Canvas {
         Ok((!area.is_empty()).then_some(Change::Drawn { surface: sid, area }))
     }
 
+    /// Draws a decoded stream frame scaled into its destination, cut by the stream's clip and its surface.
+    fn draw_frame(&mut self, frame: stream::Frame) -> Result<Option<Change>, CanvasError> {
+        let sid = frame.surface_id;
+        let target = self.target(sid)?;
+        let areas = stream::frame_areas(&frame, target.width, target.height);
+        let whole =
+            Rect { top: 0, left: 0, bottom: frame_side(frame.pixels.height), right: frame_side(frame.pixels.width) };
+        let map =
+            SourceMap::new(&frame.dest, &frame.pixels, &whole, crate::protocol::display::types::ScaleMode::Nearest)?;
+        draw::copy(target, &areas, &map, &frame.pixels, Rop::PUT);
+        let area = region::bounds(&areas);
+        Ok((!area.is_empty()).then_some(Change::Drawn { surface: sid, area }))
+    }
+
     fn target(&mut self, sid: u32) -> Result<&mut Surface, CanvasError> {
         self.surfaces.get_mut(&sid).ok_or(CanvasError::NoSurface(sid))
     }
@@ -363,6 +403,11 @@ impl Canvas {
         }
         Ok(())
     }
+}
+
+/// A decoded frame's side as a rectangle coordinate (sides are bounded by `Limits`, far below `i32::MAX`).
+fn frame_side(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
 }
 
 /// Masks are not drawn yet: a draw with one is refused rather than drawn wrongly.

@@ -197,3 +197,76 @@ fn reset_clears_the_primary() {
     assert_eq!(c.apply(&DisplayMessage::Reset).unwrap(), Some(Change::Reset));
     assert_eq!(rgb(&c, 0), vec![0, 0]);
 }
+
+/// A 16×8 baseline JPEG (left half red, right half blue, bottom two rows white) made with ImageMagick.
+const FRAME_JPEG: &[u8] = include_bytes!("../../tests/fixtures/display/stream/frame.jpg");
+
+fn stream_create(id: u32, flags: u8, dest: Rect, clip: Clip) -> DisplayMessage<'static> {
+    use crate::protocol::display::stream::{StreamCreate, VideoCodec};
+    DisplayMessage::StreamCreate(StreamCreate {
+        surface_id: 0,
+        id,
+        flags,
+        codec: VideoCodec::Mjpeg,
+        stamp: 0,
+        stream_width: 16,
+        stream_height: 8,
+        src_width: 16,
+        src_height: 8,
+        dest,
+        clip,
+    })
+}
+
+#[test]
+fn mjpeg_frames_are_drawn_at_their_destination_clipped_and_flipped_when_bottom_up() {
+    use crate::protocol::display::stream::{StreamData, STREAM_TOP_DOWN};
+    let decoded = crate::codecs::jpeg::decode(FRAME_JPEG, &Limits::default()).unwrap();
+    let at = |x: u32, y: u32| decoded.data[(y * 16 + x) as usize] & 0xff_ffff;
+    let mut c = canvas();
+    c.apply(&create(0, 40, 20)).unwrap();
+    // Top-down, at (10, 4), clipped to its left 12 columns.
+    c.apply(&stream_create(3, STREAM_TOP_DOWN, rect(10, 4, 26, 12), Clip::Rects(vec![rect(0, 0, 22, 20)]))).unwrap();
+    let change = c.apply(&DisplayMessage::StreamData(StreamData { id: 3, mm_time: 0, data: FRAME_JPEG })).unwrap();
+    assert_eq!(change, Some(Change::Drawn { surface: 0, area: Area { left: 10, top: 4, right: 22, bottom: 12 } }));
+    let px = rgb(&c, 0);
+    assert_eq!(px[4 * 40 + 10], at(0, 0));
+    assert_eq!(px[11 * 40 + 21], at(11, 7));
+    assert_eq!(px[4 * 40 + 22], 0, "clipped away");
+    // Bottom-up: the frame's first row is the bottom one.
+    c.apply(&stream_create(4, 0, rect(0, 0, 16, 8), Clip::None)).unwrap();
+    c.apply(&DisplayMessage::StreamData(StreamData { id: 4, mm_time: 0, data: FRAME_JPEG })).unwrap();
+    let px = rgb(&c, 0);
+    assert_eq!(px[0], at(0, 7));
+    assert_eq!(px[7 * 40 + 15], at(15, 0));
+    // Destroyed: its frames are refused, and nothing is drawn.
+    c.apply(&DisplayMessage::StreamDestroy(4)).unwrap();
+    let again = c.apply(&DisplayMessage::StreamData(StreamData { id: 4, mm_time: 0, data: FRAME_JPEG }));
+    assert_eq!(again, Err(CanvasError::NoStream(4)));
+}
+
+#[test]
+fn sized_frames_use_their_own_destination_and_scale() {
+    use crate::protocol::display::stream::{StreamDataSized, STREAM_TOP_DOWN};
+    let mut c = canvas();
+    c.apply(&create(0, 64, 32)).unwrap();
+    c.apply(&stream_create(1, STREAM_TOP_DOWN, rect(0, 0, 16, 8), Clip::None)).unwrap();
+    let sized = |w, h, dest| {
+        DisplayMessage::StreamDataSized(StreamDataSized {
+            id: 1,
+            mm_time: 0,
+            width: w,
+            height: h,
+            dest,
+            data: FRAME_JPEG,
+        })
+    };
+    // Twice the size: every frame pixel becomes 2×2.
+    let change = c.apply(&sized(16, 8, rect(32, 0, 64, 16))).unwrap();
+    assert_eq!(change, Some(Change::Drawn { surface: 0, area: Area { left: 32, top: 0, right: 64, bottom: 16 } }));
+    let px = rgb(&c, 0);
+    assert_eq!(px[32], px[33]);
+    assert_eq!(px[32], px[64 + 32]);
+    // A frame whose JPEG is not the size the message claims is refused.
+    assert!(matches!(c.apply(&sized(8, 8, rect(0, 0, 8, 8))), Err(CanvasError::Invalid { what: "stream frame", .. })));
+}

@@ -131,6 +131,10 @@ struct ImageCounts(std::collections::BTreeMap<&'static str, u64>);
 
 impl ImageCounts {
     fn count(&mut self, m: &DisplayMessage<'_>) {
+        if matches!(m, DisplayMessage::StreamData(_) | DisplayMessage::StreamDataSized(_)) {
+            *self.0.entry("MJPEG stream frame").or_default() += 1;
+            return;
+        }
         let src = match m {
             DisplayMessage::Draw(d) => match &d.op {
                 DrawOp::Copy(c) | DrawOp::Blend(c) => Some(&c.src),
@@ -176,6 +180,10 @@ impl Worker {
                 Ok(Some(m)) => {
                     images.count(&m);
                     let applied = canvas.apply(&m).map_err(|e| e.to_string());
+                    let frame = matches!(m, DisplayMessage::StreamData(_) | DisplayMessage::StreamDataSized(_));
+                    if let (true, Ok(_), Some(shared)) = (frame, &applied, &self.publish) {
+                        shared.update(|f| f.stream_frames += 1);
+                    }
                     if matches!(applied, Ok(Some(Change::Mark))) {
                         tracing::debug!("display {}: images so far: {images}", self.id);
                     }
@@ -193,6 +201,7 @@ impl Worker {
                 Err(e) => self.refused(msg.msg_type, &e),
             }
         }
+        tracing::debug!("display {}: images in all: {images}", self.id);
     }
 
     fn refused(&self, msg_type: u16, error: &str) {

@@ -23,12 +23,14 @@ fn jpeg_error(e: impl std::fmt::Display) -> DecodeError {
     DecodeError::invalid("JPEG", e.to_string())
 }
 
-/// Decodes a JPEG image to opaque pixels.
+/// Decodes a JPEG image to opaque pixels. A JPEG without Huffman tables (as MJPEG frames are sent) is decoded with
+/// the standard tables ([`super::mjpeg`]).
 pub fn decode(data: &[u8], limits: &Limits) -> Result<Pixels, DecodeError> {
     let side = limits.max_side as usize;
     let options =
         DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB).set_max_width(side).set_max_height(side);
-    let mut decoder = JpegDecoder::new_with_options(ZCursor::new(data), options);
+    let data = super::mjpeg::with_huffman_tables(data);
+    let mut decoder = JpegDecoder::new_with_options(ZCursor::new(&data[..]), options);
     decoder.decode_headers().map_err(jpeg_error)?;
     let info = decoder.info().ok_or_else(|| jpeg_error("no frame header"))?;
     let (width, height) = (u32::from(info.width), u32::from(info.height));

@@ -24,6 +24,7 @@ pub mod glz;
 pub mod jpeg;
 pub mod lz;
 pub mod lz4;
+pub mod mjpeg;
 pub mod quic;
 mod reader;
 pub mod zlib_glz;

@@ -8,7 +8,8 @@ use crate::channels::display::{run_display, DisplayContext, MAX_DISPLAY_MESSAGE}
 use crate::codecs::Pixels;
 use crate::protocol::caps::Caps;
 use crate::protocol::constants::{
-    ChannelType, DISPLAY_CAP_LZ4_COMPRESSION, DISPLAY_CAP_MONITORS_CONFIG, DISPLAY_CAP_MULTI_CODEC,
+    ChannelType, DISPLAY_CAP_CODEC_MJPEG, DISPLAY_CAP_LZ4_COMPRESSION, DISPLAY_CAP_MONITORS_CONFIG,
+    DISPLAY_CAP_MULTI_CODEC, DISPLAY_CAP_SIZED_STREAM,
 };
 use crate::protocol::display::client::ImageCompression;
 use crate::protocol::main_channel::ChannelId;
@@ -56,6 +57,8 @@ pub struct Frame {
     pub draws: u64,
     /// Messages refused (a bad image, an unsupported op) since the channel linked.
     pub refused: u64,
+    /// Video stream frames drawn since the channel linked.
+    pub stream_frames: u64,
     /// When the surface last changed.
     pub last_change: Option<Instant>,
 }
@@ -138,6 +141,7 @@ impl DisplayShared {
                 marked: false,
                 draws: 0,
                 refused: f.refused,
+                stream_frames: f.stream_frames,
                 last_change: Some(Instant::now()),
             };
         });
@@ -186,11 +190,19 @@ impl DisplayKind {
     }
 }
 
-/// The display capabilities ryll advertises: MONITORS_CONFIG, LZ4 images, and MULTI_CODEC with no codec, which
-/// tells the server to send no video stream (until MJPEG streams are drawn). COMPOSITE and A8_SURFACE change what
-/// guest drivers emit and are advertised only once drawn and tested.
+/// The display capabilities ryll advertises: MONITORS_CONFIG, LZ4 images, and MJPEG video streams (MULTI_CODEC
+/// with CODEC_MJPEG only, and SIZED_STREAM). Other codecs are not offered: decoding VP8, VP9, H.264 or H.265 needs
+/// a video decoder library (GStreamer, libav) that a Rust client cannot rely on, and MJPEG is what spice-server
+/// always has. STREAM_REPORT is not offered yet: the server's bitrate control would act on the reports. COMPOSITE
+/// and A8_SURFACE change what guest drivers emit and are advertised only once drawn and tested.
 pub fn display_caps() -> Caps {
-    Caps::with(&[DISPLAY_CAP_MONITORS_CONFIG, DISPLAY_CAP_LZ4_COMPRESSION, DISPLAY_CAP_MULTI_CODEC])
+    Caps::with(&[
+        DISPLAY_CAP_MONITORS_CONFIG,
+        DISPLAY_CAP_LZ4_COMPRESSION,
+        DISPLAY_CAP_SIZED_STREAM,
+        DISPLAY_CAP_MULTI_CODEC,
+        DISPLAY_CAP_CODEC_MJPEG,
+    ])
 }
 
 impl ChannelKind for DisplayKind {

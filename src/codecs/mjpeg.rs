@@ -1,0 +1,130 @@
+//! MJPEG frames: JPEGs that may leave out their Huffman tables.
+//!
+//! Motion-JPEG streams commonly omit the DHT segments and rely on the example tables of ITU-T T.81 Annex K
+//! (K.3), which every baseline encoder uses by default; spice-server's MJPEG encoder sends its frames that way.
+//! A frame with no DHT before its first SOS gets those tables inserted, then decodes as an ordinary JPEG.
+
+use std::borrow::Cow;
+
+/// Annex K.3 table K.3: luminance DC, code counts for lengths 1-16, then the 12 values.
+const DC_LUMA: ([u8; 16], &[u8]) =
+    ([0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+/// Table K.4: chrominance DC.
+const DC_CHROMA: ([u8; 16], &[u8]) =
+    ([0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+/// Table K.5: luminance AC (162 values).
+const AC_LUMA: ([u8; 16], &[u8]) = (
+    [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d],
+    &[
+        0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61, 0x07, 0x22, 0x71,
+        0x14, 0x32, 0x81, 0x91, 0xa1, 0x08, 0x23, 0x42, 0xb1, 0xc1, 0x15, 0x52, 0xd1, 0xf0, 0x24, 0x33, 0x62, 0x72,
+        0x82, 0x09, 0x0a, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x34, 0x35, 0x36, 0x37,
+        0x38, 0x39, 0x3a, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59,
+        0x5a, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x83,
+        0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0xa2, 0xa3,
+        0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xc2, 0xc3,
+        0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xe1, 0xe2,
+        0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xea, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa,
+    ],
+);
+/// Table K.6: chrominance AC (162 values).
+const AC_CHROMA: ([u8; 16], &[u8]) = (
+    [0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77],
+    &[
+        0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61, 0x71, 0x13, 0x22,
+        0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xa1, 0xb1, 0xc1, 0x09, 0x23, 0x33, 0x52, 0xf0, 0x15, 0x62, 0x72, 0xd1,
+        0x0a, 0x16, 0x24, 0x34, 0xe1, 0x25, 0xf1, 0x17, 0x18, 0x19, 0x1a, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x35, 0x36,
+        0x37, 0x38, 0x39, 0x3a, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58,
+        0x59, 0x5a, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a,
+        0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a,
+        0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba,
+        0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda,
+        0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xea, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa,
+    ],
+);
+
+/// Start of scan: the compressed data follows; every table must come before it.
+const SOS: u8 = 0xda;
+/// Define Huffman table(s).
+const DHT: u8 = 0xc4;
+
+/// The DHT segment of the four standard tables.
+fn standard_dht() -> Vec<u8> {
+    let tables = [(0x00, DC_LUMA), (0x10, AC_LUMA), (0x01, DC_CHROMA), (0x11, AC_CHROMA)];
+    let body: Vec<u8> = tables
+        .iter()
+        .flat_map(|(class_id, (counts, values))| {
+            std::iter::once(*class_id).chain(*counts).chain(values.iter().copied())
+        })
+        .collect();
+    let mut seg = vec![0xff, DHT];
+    seg.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
+    seg.extend(body);
+    seg
+}
+
+/// `data` as given when it has a DHT segment before its first SOS, or cannot be read that far (the decoder then
+/// reports what is wrong); otherwise with the standard tables inserted right before the SOS.
+pub fn with_huffman_tables(data: &[u8]) -> Cow<'_, [u8]> {
+    // SOI, then segments: 0xFF, marker, big-endian length counting itself, contents.
+    if data.get(..2) != Some(&[0xff, 0xd8]) {
+        return Cow::Borrowed(data);
+    }
+    let mut at = 2usize;
+    loop {
+        let (Some(&0xff), Some(&marker)) = (data.get(at), data.get(at + 1)) else { return Cow::Borrowed(data) };
+        match marker {
+            // Fill bytes before a marker.
+            0xff => at += 1,
+            DHT => return Cow::Borrowed(data),
+            SOS => {
+                let mut out = Vec::with_capacity(data.len() + 432);
+                out.extend_from_slice(data.get(..at).unwrap_or_default());
+                out.extend(standard_dht());
+                out.extend_from_slice(data.get(at..).unwrap_or_default());
+                return Cow::Owned(out);
+            }
+            _ => {
+                let len = match (data.get(at + 2), data.get(at + 3)) {
+                    (Some(&h), Some(&l)) => usize::from(u16::from_be_bytes([h, l])),
+                    _ => return Cow::Borrowed(data),
+                };
+                if len < 2 {
+                    return Cow::Borrowed(data);
+                }
+                at += 2 + len;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_standard_tables_have_their_counts() {
+        for (counts, values) in [DC_LUMA, DC_CHROMA, AC_LUMA, AC_CHROMA] {
+            assert_eq!(counts.iter().map(|&c| usize::from(c)).sum::<usize>(), values.len());
+        }
+        // Four tables of 1 + 16 bytes plus 12 + 12 + 162 + 162 values, and the marker and length.
+        assert_eq!(standard_dht().len(), 4 + 4 * 17 + 348);
+    }
+
+    #[test]
+    fn a_frame_without_tables_gets_the_standard_ones_and_decodes_like_one_with_them() {
+        let with = include_bytes!("../../tests/fixtures/display/stream/standard-tables.jpg");
+        let without = include_bytes!("../../tests/fixtures/display/stream/no-huffman-tables.jpg");
+        assert!(matches!(with_huffman_tables(with), Cow::Borrowed(_)));
+        let limits = crate::codecs::Limits::default();
+        assert!(crate::codecs::jpeg::decode(&without[..], &limits).is_ok(), "decode adds the tables itself");
+        assert_eq!(crate::codecs::jpeg::decode(&without[..], &limits), crate::codecs::jpeg::decode(&with[..], &limits));
+    }
+
+    #[test]
+    fn broken_headers_are_left_to_the_decoder() {
+        for bad in [&b""[..], b"\xff\xd8", b"\xff\xd8\xff\xe0\x00", b"\xff\xd8\xff\xe0\x00\x01", b"\xff\xd8\x00"] {
+            assert!(matches!(with_huffman_tables(bad), Cow::Borrowed(_)));
+        }
+    }
+}
