@@ -63,9 +63,9 @@
 //! the announced one gets `400`, a broken connection leaves the old file.
 //!
 //! # Runtime
-//! The share's filesystem does its file I/O with `block_in_place` on a multi-threaded Tokio
-//! runtime (and `spawn_blocking` on a current-thread one), so give each connection its own task
-//! (`tokio::spawn(server.serve_connection(io))`) rather than joining several in one task.
+//! The share's filesystem does its file I/O on threads of its own,
+//! [`MAX_FILE_OPS`](super::sharefs::MAX_FILE_OPS) for the process, so connections may share a task or run on
+//! any runtime; give each its own task (`tokio::spawn(server.serve_connection(io))`) for parallelism.
 //!
 //! # Symlinks
 //! Symlinks that resolve inside the share are listed and served like their targets; symlinks
