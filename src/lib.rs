@@ -22,6 +22,7 @@ pub mod connect;
 pub mod event_log;
 pub mod headless;
 pub mod log_limit;
+pub mod mem;
 pub mod protocol;
 pub mod session;
 pub mod webdav;
