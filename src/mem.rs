@@ -41,3 +41,14 @@ fn trim() -> bool {
 fn trim() -> bool {
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_trim_within_the_interval_is_skipped() {
+        let _ = give_back();
+        assert!(!give_back(), "trimmed twice within {TRIM_EVERY:?}");
+    }
+}
