@@ -24,6 +24,7 @@ pub mod connect;
 pub mod event_log;
 pub mod headless;
 pub mod log_limit;
+pub mod mem;
 pub mod protocol;
 pub mod screenshot;
 pub mod session;

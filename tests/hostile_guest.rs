@@ -7,6 +7,7 @@ mod support;
 
 use ryll::protocol::vmc::PortEvent;
 use ryll::webdav::mux::encode_frames;
+use ryll::webdav::sharefs::IO_THREAD_NAME;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,4 +157,76 @@ async fn a_put_body_of_one_byte_frames_is_gathered_into_few_writes() {
     let resp = conn.request(&get("/a.txt")).await;
     assert_eq!((resp.status, resp.text().as_str()), (200, "still"));
     s.finish().await;
+}
+
+/// The name of the threads of [`many_slow_uploads_keep_the_thread_count_bounded`]'s runtime (at most 15 bytes,
+/// the kernel's `comm`), so that threads of the tests running next to it are not counted.
+const UPLOAD_THREADS: &str = "ryll-upload-tst";
+const UPLOAD_WORKERS: usize = 4;
+const SLOW_UPLOADS: usize = 96;
+
+/// Threads of this process named [`UPLOAD_THREADS`] or [`IO_THREAD_NAME`] (`/proc/self/task/*/comm`).
+fn upload_threads() -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| [UPLOAD_THREADS, IO_THREAD_NAME].contains(&comm.trim_end()))
+        .count()
+}
+
+/// Many uploads whose bodies trickle in at once: every piece and the final syncs are blocking file work, and
+/// each blocking section (`block_in_place`) handed the worker to another thread, so 96 uploads grew the
+/// runtime to Tokio's 512 blocking threads. File work now runs on the share's own threads
+/// (`sharefs::MAX_FILE_OPS` of them); the runtime keeps its workers.
+#[test]
+fn many_slow_uploads_keep_the_thread_count_bounded() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(UPLOAD_WORKERS)
+        .thread_name(UPLOAD_THREADS)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        const PIECE: usize = 16 << 10;
+        const PIECES: usize = 24;
+        let s = Sharing::start(&[("a.txt", b"steady")]).await;
+        let conns: Vec<_> = (0..SLOW_UPLOADS).map(|_| s.guest.connect()).collect();
+        for (i, conn) in conns.iter().enumerate() {
+            conn.send(&support::http::put_head(&format!("/up-{i}.bin"), (PIECE * PIECES) as u64));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let sampler = {
+            let (stop, peak) = (stop.clone(), peak.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    peak.fetch_max(upload_threads() as u64, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        };
+        let body = pattern(41, PIECE * PIECES);
+        for piece in body.chunks(PIECE) {
+            for conn in &conns {
+                conn.send(piece);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for (i, conn) in conns.iter().enumerate() {
+            let resp = conn.read_response().await;
+            assert!(matches!(resp.status, 201 | 204), "upload {i} answered {}", resp.status);
+        }
+        stop.store(true, Ordering::Relaxed);
+        sampler.join().unwrap();
+        let peak = peak.load(Ordering::Relaxed) as usize;
+        eprintln!("{SLOW_UPLOADS} slow uploads: at most {peak} runtime threads ({UPLOAD_WORKERS} workers)");
+        for i in [0, SLOW_UPLOADS - 1] {
+            assert!(std::fs::read(s.path(&format!("up-{i}.bin"))).unwrap() == body, "up-{i}.bin differs");
+        }
+        let bound = UPLOAD_WORKERS + ryll::webdav::sharefs::MAX_FILE_OPS + 4;
+        assert!(peak <= bound, "{SLOW_UPLOADS} uploads ran on {peak} threads, more than {bound}");
+        let resp = s.guest.connect().request(&get("/a.txt")).await;
+        assert_eq!((resp.status, resp.text().as_str()), (200, "steady"));
+        s.finish().await;
+    });
 }

@@ -198,6 +198,10 @@ pub struct Sizes {
     pub mixed_size: u64,
     /// The download next to a stalled client, and each transfer of the LZ4 study.
     pub medium: u64,
+    /// Held-back guest connections of the tiny-frame workload.
+    pub tiny_conns: usize,
+    /// Payload bytes each of them sends (in one-byte frames, then in 64 KiB frames).
+    pub tiny_bytes: usize,
 }
 
 impl Sizes {
@@ -212,6 +216,8 @@ impl Sizes {
             mixed_clients: 64,
             mixed_size: 4 << 20,
             medium: 256 << 20,
+            tiny_conns: 250,
+            tiny_bytes: 250_000,
         }
     }
 
@@ -233,6 +239,8 @@ impl Sizes {
             mixed_clients: 64,
             mixed_size: 256 << 10,
             medium: 16 << 20,
+            tiny_conns: 16,
+            tiny_bytes: 20_000,
         }
     }
 }

@@ -5,13 +5,15 @@
 //! SPICE server and the guest's spice-webdavd over loopback TCP, and runs the same HTTP workloads with the same
 //! client code against the same WebDAV handler served over plain loopback TCP (`examples/serve_share.rs`): the
 //! ceiling. It reports each workload's figure for both, their ratio measured in the same run (median of several
-//! runs), the server's peak RSS and its CPU seconds per GiB, and an LZ4 study.
+//! runs), the server's peak RSS and its CPU seconds per GiB, an LZ4 study, and what a flood of one-byte frames
+//! to held-back connections costs ryll in memory.
 //!
 //! # Layout
 //! - [`data`]: generated file contents (checkable at any offset) and the share's tree.
 //! - [`peer`]: the SPICE server + spice-webdavd model and the mux-backed guest connections.
 //! - [`http`]: the HTTP/1.1 client, generic over the stream.
 //! - [`workloads`]: the workloads and the two targets.
+//! - [`tiny`]: the tiny-frame workload (ryll only).
 //! - [`procs`]: subprocesses, `/proc` figures, the watchdog, the machine description.
 //! - [`report`]: medians, the Markdown tables, `docs/performance.md`.
 //!
@@ -23,6 +25,7 @@ mod http;
 mod peer;
 mod procs;
 mod report;
+mod tiny;
 mod workloads;
 
 use std::path::PathBuf;
@@ -33,7 +36,7 @@ use workloads::{Env, Side, Workload};
 
 const USAGE: &str = "usage: cargo bench --bench sharing -- [--quick] [--runs N] [--ryll PATH] [--serve-share PATH]
        [--write FILE] [--only NAME,...] [--quiet-load LOAD] [--patience SECONDS] [--dir DIR]
-names: get put propfind small mixed stall lz4";
+names: get put propfind small mixed stall lz4 tiny";
 
 struct Args {
     quick: bool,
@@ -223,26 +226,48 @@ async fn run(args: Args) -> Result<(), String> {
             );
             results.add_lz4(w, off, on);
         }
+        if selected(&args, "tiny") {
+            let [one, large] = tiny::FRAMES;
+            let (a, b) = (tiny::measure(&env, one).await?, tiny::measure(&env, large).await?);
+            for t in [&a, &b] {
+                eprintln!(
+                    "bench: run {}/{} tiny frames of {} B: peak {} MiB, after close {} MiB (from {} MiB), {:.1} s",
+                    run + 1,
+                    args.runs,
+                    t.frame,
+                    t.peak_kib / 1024,
+                    t.after_kib / 1024,
+                    t.base_kib / 1024,
+                    t.secs
+                );
+            }
+            results.add_tiny(a, b);
+        }
     }
     let load_after = procs::load_average();
 
-    let text = report::render(
-        &results,
-        &sizes,
-        &report::Context {
-            machine: procs::machine(),
-            load_before,
-            load_after,
-            runs: args.runs,
-            share_fs,
-            command: args.command.clone(),
-            quick: args.quick,
-        },
-    );
-    println!("{text}");
-    if let Some(path) = &args.write {
-        report::write_section(path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
-        eprintln!("bench: wrote {}", path.display());
+    let ctx = report::Context {
+        machine: procs::machine(),
+        load_before,
+        load_after,
+        runs: args.runs,
+        share_fs,
+        command: args.command.clone(),
+        quick: args.quick,
+    };
+    let mut parts = Vec::new();
+    if report::has_main(&results) {
+        parts.push((report::MAIN, report::render(&results, &sizes, &ctx)));
+    }
+    if let Some(text) = report::render_tiny(&results, &ctx) {
+        parts.push((report::TINY, text));
+    }
+    for (markers, text) in &parts {
+        println!("{text}");
+        if let Some(path) = &args.write {
+            report::write_section(path, *markers, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!("bench: wrote {}", path.display());
+        }
     }
     Ok(())
 }

@@ -44,7 +44,7 @@ use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -241,6 +241,8 @@ impl MuxStats {
 #[derive(Default)]
 struct OutQueue {
     buf: Vec<u8>,
+    /// The writer holds a batch it has not finished writing.
+    writing: bool,
     closed: bool,
     writer: Option<Waker>,
     waiting: Vec<Waker>,
@@ -283,6 +285,9 @@ struct Shared {
     stats: MuxStats,
     next: AtomicI64,
     error: Mutex<Option<String>>,
+    /// The reader stops reading ryll's socket while set ([`Mux::hold_reads`]).
+    hold: AtomicBool,
+    resume: tokio::sync::Notify,
 }
 
 struct AbortOnDrop(JoinHandle<()>);
@@ -307,6 +312,8 @@ impl Mux {
             stats: MuxStats::default(),
             next: AtomicI64::new(0),
             error: Mutex::new(None),
+            hold: AtomicBool::new(false),
+            resume: tokio::sync::Notify::new(),
         });
         let (rd, wr) = sock.into_split();
         let reader = tokio::spawn(read_loop(rd, shared.clone()));
@@ -333,6 +340,20 @@ impl Mux {
     pub fn error(&self) -> Option<String> {
         lock(&self.shared.error).clone()
     }
+
+    /// Stops reading ryll's socket (`true`), as a SPICE server whose guest port is blocked does, or reads on.
+    pub fn hold_reads(&self, on: bool) {
+        self.shared.hold.store(on, Relaxed);
+        if !on {
+            self.shared.resume.notify_one();
+        }
+    }
+
+    /// Whether every frame queued towards ryll has been handed to the socket.
+    pub fn sent_all(&self) -> bool {
+        let q = lock(&self.shared.out);
+        q.buf.is_empty() && !q.writing
+    }
 }
 
 /// One guest connection through the mux.
@@ -350,6 +371,33 @@ impl MuxStream {
             self.closed = true;
             lock(&self.shared.out).push_frame(self.id, &[]);
         }
+    }
+
+    /// Sends `len` payload bytes (`x`) as frames of `frame` bytes each, straight into the device stream: a
+    /// guest that writes one byte at a time. Waits, like [`AsyncWrite`], while the stream is full.
+    pub async fn send_frames(&self, mut len: usize, frame: usize) -> io::Result<()> {
+        let piece = vec![b'x'; frame.clamp(1, MAX_FRAME_PAYLOAD)];
+        while len > 0 {
+            poll_fn(|cx| {
+                let mut q = lock(&self.shared.out);
+                if q.closed {
+                    return Poll::Ready(Err(io::Error::from(io::ErrorKind::BrokenPipe)));
+                }
+                if q.buf.len() >= OUT_LIMIT {
+                    q.waiting.push(cx.waker().clone());
+                    return Poll::Pending;
+                }
+                while q.buf.len() < OUT_LIMIT && len > 0 {
+                    let n = len.min(piece.len());
+                    q.push_frame(self.id, &piece[..n]);
+                    self.shared.stats.payload_out.fetch_add(n as u64, Relaxed);
+                    len -= n;
+                }
+                Poll::Ready(Ok(()))
+            })
+            .await?;
+        }
+        Ok(())
     }
 }
 
@@ -448,6 +496,7 @@ async fn write_loop(mut wr: OwnedWriteHalf, shared: Arc<Shared>, compress: bool)
             let mut q = lock(&shared.out);
             if !q.buf.is_empty() {
                 std::mem::swap(&mut q.buf, &mut batch);
+                q.writing = true;
                 for w in q.waiting.drain(..) {
                     w.wake();
                 }
@@ -497,6 +546,7 @@ async fn write_loop(mut wr: OwnedWriteHalf, shared: Arc<Shared>, compress: bool)
             write_all_vectored(&mut wr, &parts).await
         };
         batch.clear();
+        lock(&shared.out).writing = false;
         if let Err(e) = result {
             fail(&shared, format!("writing to ryll: {e}"));
             return;
@@ -534,6 +584,9 @@ async fn read_loop(mut rd: OwnedReadHalf, shared: Arc<Shared>) {
     let mut buf = BytesMut::with_capacity(2 * READ_CHUNK);
     let mut demux = Demux::default();
     loop {
+        while shared.hold.load(Relaxed) {
+            shared.resume.notified().await;
+        }
         if buf.capacity() - buf.len() < READ_CHUNK / 2 {
             buf.reserve(READ_CHUNK);
         }

@@ -59,6 +59,11 @@ impl Child {
         status_kib(self.pid(), "VmHWM:").unwrap_or(0)
     }
 
+    /// Resident set size now, in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        status_kib(self.pid(), "VmRSS:").unwrap_or(0)
+    }
+
     /// Fails if the process has exited, with the end of its log.
     pub fn check_running(&mut self) -> Result<(), String> {
         match self.inner.try_wait() {
@@ -113,6 +118,7 @@ fn cpu_seconds(stat_path: &str) -> Option<f64> {
     Some((utime + stime) as f64 / USER_HZ)
 }
 
+/// The first number after `key` in `/proc/PID/status` (KiB for the `Vm*` lines).
 fn status_kib(pid: u32, key: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = text.lines().find(|l| l.starts_with(key))?;

@@ -164,6 +164,19 @@ impl Server {
         Ok(HttpConn::new(self.connect().await?))
     }
 
+    /// The server process.
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// The peer's side of the WebDAV channel (ryll only).
+    pub fn mux(&self) -> Option<&Mux> {
+        match &self.target {
+            Target::Mux(m) => Some(m),
+            Target::Tcp(_) => None,
+        }
+    }
+
     /// The peer's counters (ryll only).
     pub fn mux_stats(&self) -> MuxSnapshot {
         match &self.target {
@@ -502,7 +515,7 @@ async fn join_all(mut set: tokio::task::JoinSet<Result<u64, String>>) -> Result<
 }
 
 /// GET `path` and check its body; returns the body length.
-async fn get(c: &mut HttpConn<Conn>, path: &str, content: Content, len: u64) -> Result<u64, String> {
+pub async fn get(c: &mut HttpConn<Conn>, path: &str, content: Content, len: u64) -> Result<u64, String> {
     let r =
         c.request("GET", path, &[], Body::Empty, Sink::Check(content)).await.map_err(|e| format!("GET {path}: {e}"))?;
     if r.status != 200 || r.body_len != len {

@@ -254,7 +254,12 @@ struct Dispatcher {
     copies: CopyPool,
     closed_tx: mpsc::Sender<(ClientId, u64)>,
     closed_rx: mpsc::Receiver<(ClientId, u64)>,
+    /// When to give freed memory back: set when the last guest connection closes (see [`crate::mem`]).
+    trim_at: Option<tokio::time::Instant>,
 }
+
+/// How long after the last guest connection closed its memory is given back: its tasks end meanwhile.
+const TRIM_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Dispatcher {
     fn new(writer: WriterHandle, ctx: WebdavContext) -> Self {
@@ -273,6 +278,7 @@ impl Dispatcher {
             copies: copy_pool(),
             closed_tx,
             closed_rx,
+            trim_at: None,
         }
     }
 
@@ -299,6 +305,12 @@ impl Dispatcher {
                     }
                 },
                 Some((id, generation)) = self.closed_rx.recv() => self.on_client_ended(id, generation),
+                () = sleep_until_some(self.trim_at) => {
+                    self.trim_at = None;
+                    if crate::mem::give_back() {
+                        tracing::debug!("webdav: every guest connection closed; gave freed memory back");
+                    }
+                }
             }
         }
     }
@@ -323,18 +335,29 @@ impl Dispatcher {
         }
     }
 
+    /// Notes the number of open guest connections; when none is left, their memory is given back soon.
+    fn count_clients(&mut self) {
+        self.ctx.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
+        if self.clients.is_empty() && self.trim_at.is_none() {
+            self.trim_at = Some(tokio::time::Instant::now() + TRIM_DELAY);
+        }
+    }
+
     fn drop_all(&mut self) {
+        let had = !self.clients.is_empty();
         self.clients.clear();
         self.refused.clear();
         self.splitter.reset();
         self.current = None;
-        self.ctx.stats.open_clients.store(0, Ordering::Relaxed);
+        if had {
+            self.count_clients();
+        }
     }
 
     fn on_client_ended(&mut self, id: ClientId, generation: u64) {
         if self.clients.get(&id).is_some_and(|c| c.generation == generation) {
             self.clients.remove(&id);
-            self.ctx.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
+            self.count_clients();
             self.emit(WebdavEvent::ClientClosed(id));
         }
     }
@@ -378,8 +401,9 @@ impl Dispatcher {
             Route::Ignore => {}
             Route::Close => {
                 // The guest closed its connection: drop the client and its HTTP connection.
-                self.clients.remove(&id);
-                self.ctx.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
+                if self.clients.remove(&id).is_some() {
+                    self.count_clients();
+                }
                 self.emit(WebdavEvent::ClientClosed(id));
             }
             Route::Refuse => self.refuse(id).await,
@@ -480,7 +504,7 @@ impl Dispatcher {
                 }
             }
         }
-        self.ctx.stats.open_clients.store(self.clients.len(), Ordering::Relaxed);
+        self.count_clients();
     }
 }
 
@@ -507,5 +531,13 @@ async fn answer_not_sharing<IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + U
         if n == 0 {
             break;
         }
+    }
+}
+
+/// Waits until `at`, or forever when it is `None`.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -1,5 +1,6 @@
 //! The two body wrappers of a share's requests: [`WatchedBody`] tells an upload's record how its request body
-//! ended, and [`ShareBody`], the response body, keeps the request in flight until it is sent or dropped.
+//! ended, and [`ShareBody`], the response body, keeps the request in flight until it is sent or dropped (and,
+//! served by hyper, stays within [`AHEAD`](super::pace::AHEAD) of what its connection has written).
 
 use std::fmt;
 use std::io;
@@ -12,6 +13,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use dav_server::body::Body as DavBody;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 
+use super::pace::Pace;
 use super::share_stats::RequestGuard;
 use super::sharefs::UploadBody;
 
@@ -143,12 +145,20 @@ pub struct ShareBody {
     announced: Option<u64>,
     /// Body bytes produced so far.
     sent: u64,
+    /// The connection's write account: the body waits while it is far ahead (see [`Pace`]).
+    pace: Option<Arc<Pace>>,
 }
 
 impl ShareBody {
     /// Wraps dav-server's body; `guard` ends the request when the body is done.
     pub(super) fn new(inner: DavBody, guard: RequestGuard, announced: Option<u64>) -> Self {
-        Self { inner, guard: Some(guard), announced, sent: 0 }
+        Self { inner, guard: Some(guard), announced, sent: 0, pace: None }
+    }
+
+    /// Produces no more than [`AHEAD`](super::pace::AHEAD) bytes beyond what `pace`'s connection has written.
+    pub(super) fn paced(mut self, pace: Arc<Pace>) -> Self {
+        self.pace = Some(pace);
+        self
     }
 
     fn finish(&mut self, completed: bool) {
@@ -182,6 +192,9 @@ impl HttpBody for ShareBody {
         if this.guard.is_none() {
             return Poll::Ready(None);
         }
+        if this.pace.as_ref().is_some_and(|p| !p.ready(cx)) {
+            return Poll::Pending;
+        }
         // dav-server does some of its work (DELETE, COPY, MOVE, PROPFIND) while the body streams.
         let inner = &mut this.inner;
         let polled = match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx))) {
@@ -197,6 +210,9 @@ impl HttpBody for ShareBody {
             Poll::Ready(Some(Ok(frame))) => {
                 let len = u64::try_from(frame.data_ref().map_or(0, |d| d.len())).unwrap_or(u64::MAX);
                 this.sent = this.sent.saturating_add(len);
+                if let Some(pace) = &this.pace {
+                    pace.produced(len);
+                }
                 if let Some(guard) = &this.guard {
                     guard.add_bytes(len);
                 }

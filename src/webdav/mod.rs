@@ -2,7 +2,8 @@
 //!
 //! - [`mux`]: the pure framing and routing of the guest's connections over the channel.
 //! - [`server`]: the WebDAV server for one share (dav-server + hyper), built from `dispatch` (one request),
-//!   [`methods`] (method policy), `paths` (path policy) and [`bodies`] (the request and response body wrappers).
+//!   [`methods`] (method policy), `paths` (path policy), [`bodies`] (the request and response body wrappers)
+//!   and [`pace`] (response bodies paced by the connection's writes).
 //! - [`unavailable`]: the raw 503 answers sent without a server.
 //! - [`share_dir`]: checking a directory chosen for sharing, for every front end.
 //! - [`share_stats`], [`unread_body`], [`sharefs`]: live statistics, draining unread bodies, the share's filesystem.
@@ -11,6 +12,7 @@ pub mod bodies;
 mod dispatch;
 pub mod methods;
 pub mod mux;
+pub mod pace;
 mod paths;
 pub mod server;
 pub mod share_dir;

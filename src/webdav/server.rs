@@ -63,9 +63,11 @@
 //! the announced one gets `400`, a broken connection leaves the old file.
 //!
 //! # Runtime
-//! The share's filesystem does its file I/O with `block_in_place` on a multi-threaded Tokio
-//! runtime (and `spawn_blocking` on a current-thread one), so give each connection its own task
-//! (`tokio::spawn(server.serve_connection(io))`) rather than joining several in one task.
+//! The share's filesystem does its file I/O on threads of its own,
+//! [`MAX_FILE_OPS`](super::sharefs::MAX_FILE_OPS) for the process, so connections may share a task or run on
+//! any runtime; give each its own task (`tokio::spawn(server.serve_connection(io))`) for parallelism.
+//! A response body runs at most [`AHEAD`](super::pace::AHEAD) bytes ahead of what the connection has written
+//! ([`pace`](super::pace)), so a connection that cannot write holds little of its response.
 //!
 //! # Symlinks
 //! Symlinks that resolve inside the share are listed and served like their targets; symlinks
@@ -99,6 +101,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::bodies::{CheckedBody, ShareBody};
 use super::dispatch::{dispatch, internal_error, refuse_and_close};
 use super::methods::dav_methods;
+use super::pace::{Pace, PacedIo};
 use super::paths::display_path;
 pub use super::share_stats::{InFlightProgress, InFlightRequest, ShareStats, ShareStatsSnapshot};
 use super::sharefs::{ShareFs, ShareFsOptions};
@@ -240,9 +243,12 @@ impl ShareServer {
     {
         let _connection = self.inner.stats.begin_connection();
         let server = self.clone();
+        let pace = Pace::new();
+        let body_pace = Arc::clone(&pace);
         let service = service_fn(move |req: Request<hyper::body::Incoming>| {
             let server = server.clone();
-            async move { Ok::<_, Infallible>(server.handle(req).await) }
+            let pace = Arc::clone(&body_pace);
+            async move { Ok::<_, Infallible>(server.handle(req).await.map(|body| body.paced(pace))) }
         });
         let mut retired = self.inner.retired.subscribe();
         let conn = http1::Builder::new()
@@ -251,7 +257,7 @@ impl ShareServer {
             .keep_alive(true)
             .half_close(true)
             .max_buf_size(MAX_BUF_SIZE)
-            .serve_connection(TokioIo::new(io), service);
+            .serve_connection(TokioIo::new(PacedIo::new(io, pace)), service);
         tokio::pin!(conn);
         let retire = async move {
             loop {

@@ -19,11 +19,13 @@
 //!   program, or `0600`/`0700` for a private share; a replaced file keeps its permission bits.
 //!
 //! # Blocking
-//! File I/O runs in `block_in_place` on a multi-threaded Tokio runtime and in `spawn_blocking` on a
-//! current-thread one, one call per metadata lookup, read or write chunk.
+//! File I/O runs on the share's own threads ([`io_pool`]: [`MAX_FILE_OPS`] for the process), one job per
+//! metadata lookup, read or write chunk; a request waiting for its turn holds no thread, and the runtime's
+//! workers never wait for the disk.
 
 mod confined;
 mod file;
+mod io_pool;
 mod props;
 
 use std::future::Future;
@@ -48,6 +50,7 @@ pub use confined::{check_name, check_raw_path, NameError, RelPath, TEMP_PREFIX};
 use confined::{fs_error, write_error, Entry, Link};
 pub use file::UploadBody;
 use file::{ShareFile, TempFile};
+pub use io_pool::{MAX_FILE_OPS, THREAD_NAME as IO_THREAD_NAME};
 
 /// Directory entries read per blocking call when listing.
 const LIST_BATCH: usize = 256;
@@ -120,22 +123,16 @@ impl ShareFs {
     }
 }
 
-/// Run blocking file I/O: `block_in_place` on a multi-threaded runtime, `spawn_blocking` on a
-/// current-thread one, inline outside a runtime.
+/// Run blocking file I/O on the share's I/O threads ([`io_pool`]).
 pub(crate) async fn blocking<F, T>(f: F) -> FsResult<T>
 where
     F: FnOnce() -> FsResult<T> + Send + 'static,
     T: Send + 'static,
 {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        Ok(_) => tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-            tracing::error!("a share file operation failed to run: {e}");
-            Err(FsError::GeneralFailure)
-        }),
-        Err(_) => f(),
-    }
+    io_pool::run(f).await.unwrap_or_else(|| {
+        tracing::error!("a share file operation failed to run");
+        Err(FsError::GeneralFailure)
+    })
 }
 
 fn ready<'a, T: Send + 'a>(result: FsResult<T>) -> FsFuture<'a, T> {
