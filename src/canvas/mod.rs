@@ -10,12 +10,14 @@
 //! - [`region`]: box ∩ surface ∩ clip rectangles as disjoint areas.
 //! - [`images`]: decoders, the pixmap cache and GLZ dictionary shared by the session ([`SessionImages`]), the
 //!   palette cache.
+//! - [`mask`]: draw masks (QMask), which further restrict the areas a draw lands on.
 //! - [`rop`]: ROP descriptors.
 //! - [`draw`]: the pixel work of each op.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 pub mod draw;
 pub mod images;
+pub mod mask;
 pub mod region;
 pub mod rop;
 pub mod surface;
@@ -282,7 +284,12 @@ impl Canvas {
     fn draw(&mut self, d: &Draw<'_>) -> Result<Option<Change>, CanvasError> {
         let sid = d.base.surface_id;
         let (w, h) = self.surfaces.get(&sid).map(|s| (s.width, s.height)).ok_or(CanvasError::NoSurface(sid))?;
-        let areas = region::effective(&d.base.bbox, &d.base.clip, w, h);
+        let mut areas = region::effective(&d.base.bbox, &d.base.clip, w, h);
+        if let (Some(m), false) = (op_mask(&d.op), areas.is_empty()) {
+            if let Some(m) = mask::resolve(m, &d.base.bbox, &mut self.palettes, &self.session, &self.limits)? {
+                areas = m.restrict(&areas);
+            }
+        }
         if areas.is_empty() {
             // Trap 6: the caches must still see what this draw would have decoded.
             self.touch(&d.op)?;
@@ -291,7 +298,6 @@ impl Canvas {
         let bbox = &d.base.bbox;
         let changed = match &d.op {
             DrawOp::Copy(c) | DrawOp::Blend(c) => {
-                no_mask(&c.mask)?;
                 let rop = Rop::from_descriptor(c.rop, ropd::INVERS_SRC)?;
                 let src = self.image(&c.src)?;
                 let map = SourceMap::new(bbox, &src, &c.src_area, c.scale_mode)?;
@@ -299,7 +305,6 @@ impl Canvas {
                 areas
             }
             DrawOp::Opaque(o) => {
-                no_mask(&o.mask)?;
                 let rop = Rop::from_descriptor(o.rop, ropd::INVERS_BRUSH)?;
                 let src = self.image(&o.src)?;
                 let brush = self.brush(&o.brush)?;
@@ -308,14 +313,12 @@ impl Canvas {
                 areas
             }
             DrawOp::Fill(f) => {
-                no_mask(&f.mask)?;
                 let rop = Rop::from_descriptor(f.rop, ropd::INVERS_BRUSH)?;
                 let brush = self.brush(&f.brush)?;
                 draw::fill(self.target(sid)?, &areas, &brush, rop);
                 areas
             }
-            DrawOp::Blackness(m) | DrawOp::Whiteness(m) | DrawOp::Invers(m) => {
-                no_mask(m)?;
+            DrawOp::Blackness(_) | DrawOp::Whiteness(_) | DrawOp::Invers(_) => {
                 let bits = match &d.op {
                     DrawOp::Blackness(_) => ropd::OP_BLACKNESS,
                     DrawOp::Whiteness(_) => ropd::OP_WHITENESS,
@@ -361,15 +364,22 @@ impl Canvas {
         for image in images.into_iter().filter(|i| i.must_decode()) {
             self.image(image)?;
         }
+        if let Some(image) = op_mask(op).and_then(|m| m.bitmap.as_ref()).filter(|i| i.must_decode()) {
+            mask::bits(image, &mut self.palettes, &self.session, &self.limits)?;
+        }
         Ok(())
     }
 }
 
-/// Masks are not drawn yet: a draw with one is refused rather than drawn wrongly.
-fn no_mask(mask: &QMask<'_>) -> Result<(), CanvasError> {
-    match mask.bitmap {
-        None => Ok(()),
-        Some(_) => Err(CanvasError::Unsupported("draw masks")),
+/// The mask of a draw op that has one.
+fn op_mask<'b, 'a>(op: &'b DrawOp<'a>) -> Option<&'b QMask<'a>> {
+    match op {
+        DrawOp::Copy(c) | DrawOp::Blend(c) => Some(&c.mask),
+        DrawOp::Opaque(o) => Some(&o.mask),
+        DrawOp::Fill(f) => Some(&f.mask),
+        DrawOp::Rop3(r) => Some(&r.mask),
+        DrawOp::Blackness(m) | DrawOp::Whiteness(m) | DrawOp::Invers(m) => Some(m),
+        _ => None,
     }
 }
 

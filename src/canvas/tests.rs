@@ -197,3 +197,64 @@ fn reset_clears_the_primary() {
     assert_eq!(c.apply(&DisplayMessage::Reset).unwrap(), Some(Change::Reset));
     assert_eq!(rgb(&c, 0), vec![0, 0]);
 }
+
+/// A 1-bpp mask BITMAP of `w × h`, one byte a row, in format 1BIT_LE (1) or 1BIT_BE (2).
+fn mask_image<'a>(id: u64, flags: u8, format: u8, w: u32, h: u32, rows: &'a [u8]) -> Image<'a> {
+    Image {
+        descriptor: ImageDescriptor { id, image_type: 0, flags, width: w, height: h },
+        data: ImageData::Bitmap(BitmapImage {
+            format,
+            flags: BITMAP_TOP_DOWN,
+            width: w,
+            height: h,
+            stride: 1,
+            palette: PaletteRef::None,
+            data: rows,
+        }),
+    }
+}
+
+fn masked_fill<'a>(bbox: Rect, clip: Clip, mask: QMask<'a>, color: u32) -> DisplayMessage<'a> {
+    DisplayMessage::Draw(Draw {
+        base: DisplayBase { surface_id: 0, bbox, clip },
+        op: DrawOp::Fill(Fill { brush: Brush::Solid(color), rop: ropd::OP_PUT, mask }),
+    })
+}
+
+#[test]
+fn masks_restrict_draws_in_both_bit_orders_and_inverted() {
+    let mut c = canvas();
+    c.apply(&create(0, 4, 2)).unwrap();
+    // 1BIT_BE: leftmost pixel in bit 7. Row 0: x=0 and x=2 set; row 1: x=1.
+    let rows = [0b1010_0000, 0b0100_0000];
+    let m = QMask { flags: 0, pos: Point { x: 0, y: 0 }, bitmap: Some(mask_image(1, 0, 2, 3, 2, &rows)) };
+    let change = c.apply(&masked_fill(rect(1, 0, 4, 2), Clip::None, m, 0x11)).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0, 0x11, 0, 0x11, 0, 0, 0x11, 0]);
+    assert_eq!(change, Some(Change::Drawn { surface: 0, area: Area { left: 1, top: 0, right: 4, bottom: 2 } }));
+    // 1BIT_LE, inverted, offset by pos (1, 0) and clipped to column 1: mask column 1 lands on surface column 0.
+    let rows = [0b0000_0010, 0b0000_0000];
+    let m = QMask { flags: 1, pos: Point { x: 1, y: 0 }, bitmap: Some(mask_image(2, 0, 1, 3, 2, &rows)) };
+    let clip = Clip::Rects(vec![rect(0, 0, 2, 2)]);
+    c.apply(&masked_fill(rect(0, 0, 4, 2), clip, m, 0x22)).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0, 0x22, 0, 0x11, 0x22, 0x22, 0x11, 0]);
+    // A mask that is not 1 bit per pixel is refused.
+    let px = bytes(&[1]);
+    let m = QMask { flags: 0, pos: Point::default(), bitmap: Some(bitmap(3, 0, 1, 1, &px)) };
+    assert!(matches!(c.apply(&masked_fill(rect(0, 0, 1, 1), Clip::None, m, 0)), Err(CanvasError::Invalid { .. })));
+}
+
+#[test]
+fn cached_masks_are_decoded_when_clipped_away_and_reused() {
+    let mut c = canvas();
+    c.apply(&create(0, 2, 1)).unwrap();
+    let rows = [0b0100_0000];
+    let m = QMask { flags: 0, pos: Point::default(), bitmap: Some(mask_image(9, IMAGE_CACHE_ME, 2, 2, 1, &rows)) };
+    assert_eq!(c.apply(&masked_fill(rect(5, 5, 7, 6), Clip::None, m, 0x33)), Ok(None));
+    let cached = Image {
+        descriptor: ImageDescriptor { id: 9, image_type: 103, flags: 0, width: 2, height: 1 },
+        data: ImageData::FromCache,
+    };
+    let m = QMask { flags: 0, pos: Point::default(), bitmap: Some(cached) };
+    c.apply(&masked_fill(rect(0, 0, 2, 1), Clip::None, m, 0x33)).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0, 0x33]);
+}
