@@ -158,6 +158,15 @@ pub fn opaque(dst: &mut Surface, areas: &[Area], map: &SourceMap, src: &Pixels, 
     });
 }
 
+/// ROP3: brush, source image and destination combined through the ternary raster op `code`.
+pub fn rop3(dst: &mut Surface, areas: &[Area], map: &SourceMap, src: &Pixels, brush: &BrushSource, code: u8) {
+    let w = src.width as usize;
+    paint(dst, areas, |x, y, d| {
+        let s = src.data.get(map.sy(y) * w + map.sx(x)).copied().unwrap_or(0xff00_0000);
+        super::rop::rop3(code, brush.at(x, y), s, d)
+    });
+}
+
 /// COPY_BITS: the surface's own pixels at `src_pos` moved to the box, as if through a temporary copy (overlap
 /// is safe). Parts whose source lies outside the surface are left alone.
 pub fn copy_bits(dst: &mut Surface, areas: &[Area], bbox: &Rect, src_pos: Point) -> Vec<Area> {

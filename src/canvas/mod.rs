@@ -273,10 +273,12 @@ impl Canvas {
         }
     }
 
-    fn brush(&mut self, brush: &Brush<'_>) -> Result<BrushSource, CanvasError> {
+    /// A brush for drawing on surface `sid`: a solid colour is in the surface's own pixel format.
+    fn brush(&mut self, brush: &Brush<'_>, sid: u32) -> Result<BrushSource, CanvasError> {
+        let format = self.surfaces.get(&sid).map_or(SurfaceFormat::Xrgb32, |s| s.format);
         Ok(match brush {
             Brush::None => BrushSource::None,
-            Brush::Solid(c) => BrushSource::Solid(*c),
+            Brush::Solid(c) => BrushSource::Solid(surface::wire_color(format, *c)),
             Brush::Pattern { image, pos } => BrushSource::Pattern(self.image(image)?, *pos),
         })
     }
@@ -307,14 +309,14 @@ impl Canvas {
             DrawOp::Opaque(o) => {
                 let rop = Rop::from_descriptor(o.rop, ropd::INVERS_BRUSH)?;
                 let src = self.image(&o.src)?;
-                let brush = self.brush(&o.brush)?;
+                let brush = self.brush(&o.brush, sid)?;
                 let map = SourceMap::new(bbox, &src, &o.src_area, o.scale_mode)?;
                 draw::opaque(self.target(sid)?, &areas, &map, &src, &brush, rop);
                 areas
             }
             DrawOp::Fill(f) => {
                 let rop = Rop::from_descriptor(f.rop, ropd::INVERS_BRUSH)?;
-                let brush = self.brush(&f.brush)?;
+                let brush = self.brush(&f.brush, sid)?;
                 draw::fill(self.target(sid)?, &areas, &brush, rop);
                 areas
             }
@@ -328,7 +330,13 @@ impl Canvas {
                 areas
             }
             DrawOp::CopyBits(src_pos) => draw::copy_bits(self.target(sid)?, &areas, bbox, *src_pos),
-            DrawOp::Rop3(_) => return Err(CanvasError::Unsupported("DRAW_ROP3")),
+            DrawOp::Rop3(r) => {
+                let src = self.image(&r.src)?;
+                let brush = self.brush(&r.brush, sid)?;
+                let map = SourceMap::new(bbox, &src, &r.src_area, r.scale_mode)?;
+                draw::rop3(self.target(sid)?, &areas, &map, &src, &brush, r.rop3);
+                areas
+            }
             DrawOp::Stroke(_) => return Err(CanvasError::Unsupported("DRAW_STROKE")),
             DrawOp::Text(_) => return Err(CanvasError::Unsupported("DRAW_TEXT")),
             DrawOp::Transparent(_) => return Err(CanvasError::Unsupported("DRAW_TRANSPARENT")),

@@ -258,3 +258,38 @@ fn cached_masks_are_decoded_when_clipped_away_and_reused() {
     c.apply(&masked_fill(rect(0, 0, 2, 1), Clip::None, m, 0x33)).unwrap();
     assert_eq!(rgb(&c, 0), vec![0, 0x33]);
 }
+
+#[test]
+fn rop3_combines_brush_source_and_destination_within_the_clip() {
+    let mut c = canvas();
+    c.apply(&create(0, 3, 1)).unwrap();
+    c.apply(&fill(0, rect(0, 0, 3, 1), Clip::None, 0x0f_0f0f)).unwrap();
+    let px = bytes(&[0x00_ff00, 0x00_00ff, 0x11_1111]);
+    let draw = DisplayMessage::Draw(Draw {
+        base: DisplayBase { surface_id: 0, bbox: rect(0, 0, 3, 1), clip: Clip::Rects(vec![rect(0, 0, 2, 1)]) },
+        op: DrawOp::Rop3(crate::protocol::display::draw::Rop3 {
+            src: bitmap(1, 0, 3, 1, &px),
+            src_area: rect(0, 0, 3, 1),
+            brush: Brush::Solid(0xff_0000),
+            rop3: 0x96, // P xor S xor D
+            scale_mode: ScaleMode::Nearest,
+            mask: QMask::default(),
+        }),
+    });
+    c.apply(&draw).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0xf0_f00f, 0xf0_0ff0, 0x0f_0f0f]);
+}
+
+#[test]
+fn solid_brushes_on_sixteen_bit_surfaces_are_pixels_of_the_surface_format() {
+    let mut c = canvas();
+    let create16 = |id, format| {
+        DisplayMessage::SurfaceCreate(SurfaceCreate { surface_id: id, width: 2, height: 1, format, flags: 0 })
+    };
+    c.apply(&create16(1, SurfaceFormat::Rgb565)).unwrap();
+    c.apply(&create16(2, SurfaceFormat::Rgb555)).unwrap();
+    c.apply(&fill(1, rect(0, 0, 2, 1), Clip::None, 0xf800)).unwrap();
+    c.apply(&fill(2, rect(0, 0, 2, 1), Clip::None, 0x03e0)).unwrap();
+    assert_eq!(rgb(&c, 1), vec![0xff_0000; 2]);
+    assert_eq!(rgb(&c, 2), vec![0x00_ff00; 2]);
+}
