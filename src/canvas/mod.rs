@@ -12,9 +12,10 @@
 //!   palette cache.
 //! - [`mask`]: draw masks (QMask), which further restrict the areas a draw lands on.
 //! - [`rop`]: ROP descriptors.
-//! - [`draw`]: the pixel work of each op.
+//! - [`draw`]: the pixel work of each op; [`blend`]: colour keys and alpha (premultiplied OVER).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+pub mod blend;
 pub mod draw;
 pub mod images;
 pub mod mask;
@@ -27,7 +28,8 @@ pub use region::Area;
 pub use surface::Surface;
 
 use crate::codecs::{DecodeError, Limits, Pixels};
-use crate::protocol::display::types::ropd;
+use crate::protocol::display::draw::{ALPHA_DEST_HAS_ALPHA, ALPHA_SRC_SURFACE_HAS_ALPHA};
+use crate::protocol::display::types::{ropd, ScaleMode};
 use crate::protocol::display::{Brush, Draw, DrawOp, Image, ImageData, MonitorsConfig, QMask, SurfaceFormat};
 use crate::protocol::display::{DisplayMessage, Rect};
 use draw::{BrushSource, SourceMap};
@@ -339,8 +341,28 @@ impl Canvas {
             }
             DrawOp::Stroke(_) => return Err(CanvasError::Unsupported("DRAW_STROKE")),
             DrawOp::Text(_) => return Err(CanvasError::Unsupported("DRAW_TEXT")),
-            DrawOp::Transparent(_) => return Err(CanvasError::Unsupported("DRAW_TRANSPARENT")),
-            DrawOp::AlphaBlend(_) => return Err(CanvasError::Unsupported("DRAW_ALPHA_BLEND")),
+            DrawOp::Transparent(t) => {
+                let src = self.image(&t.src)?;
+                let map = SourceMap::new(bbox, &src, &t.src_area, ScaleMode::Nearest)?;
+                blend::transparent(self.target(sid)?, &areas, &map, &src, t.src_color);
+                areas
+            }
+            DrawOp::AlphaBlend(a) => {
+                let src = self.image(&a.src)?;
+                if a.alpha == 0 {
+                    return Ok(None);
+                }
+                let src_alpha = match a.src.data {
+                    ImageData::Surface(_) => a.alpha_flags & ALPHA_SRC_SURFACE_HAS_ALPHA != 0,
+                    _ => src.has_alpha,
+                };
+                let dest_alpha = a.alpha_flags & ALPHA_DEST_HAS_ALPHA != 0;
+                let how = blend::AlphaInputs { alpha: a.alpha, src_alpha, dest_alpha };
+                // The reference canvas scales an alpha-blended source to the nearest pixel.
+                let map = SourceMap::new(bbox, &src, &a.src_area, ScaleMode::Nearest)?;
+                blend::alpha_blend(self.target(sid)?, &areas, &map, &src, how);
+                areas
+            }
             DrawOp::Composite(_) => return Err(CanvasError::Unsupported("DRAW_COMPOSITE")),
         };
         let area = region::bounds(&changed);

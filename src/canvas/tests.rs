@@ -293,3 +293,36 @@ fn solid_brushes_on_sixteen_bit_surfaces_are_pixels_of_the_surface_format() {
     assert_eq!(rgb(&c, 1), vec![0xff_0000; 2]);
     assert_eq!(rgb(&c, 2), vec![0x00_ff00; 2]);
 }
+
+#[test]
+fn alpha_blend_and_transparent_draw_through_the_clip() {
+    let mut c = canvas();
+    c.apply(&create(0, 3, 1)).unwrap();
+    c.apply(&fill(0, rect(0, 0, 3, 1), Clip::None, 0x80_8080)).unwrap();
+    let px = bytes(&[0xff_0000, 0x12_3456, 0x00_00ff]);
+    let blend = |alpha: u8, clip: Clip| {
+        DisplayMessage::Draw(Draw {
+            base: DisplayBase { surface_id: 0, bbox: rect(0, 0, 3, 1), clip },
+            op: DrawOp::AlphaBlend(crate::protocol::display::draw::AlphaBlend {
+                alpha_flags: 0,
+                alpha,
+                src: bitmap(1, 0, 3, 1, &px),
+                src_area: rect(0, 0, 3, 1),
+            }),
+        })
+    };
+    assert_eq!(c.apply(&blend(0, Clip::None)), Ok(None));
+    c.apply(&blend(128, Clip::Rects(vec![rect(0, 0, 1, 1)]))).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0xc0_4040, 0x80_8080, 0x80_8080]);
+    let key = DisplayMessage::Draw(Draw {
+        base: base(0, rect(0, 0, 3, 1)),
+        op: DrawOp::Transparent(crate::protocol::display::draw::Transparent {
+            src: bitmap(2, 0, 3, 1, &px),
+            src_area: rect(0, 0, 3, 1),
+            src_color: 0x12_3456,
+            true_color: 0,
+        }),
+    });
+    c.apply(&key).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0xff_0000, 0x80_8080, 0x00_00ff]);
+}
