@@ -11,7 +11,8 @@
 //! - [`images`]: decoders, the pixmap cache and GLZ dictionary shared by the session ([`SessionImages`]), the
 //!   palette cache.
 //! - [`mask`]: draw masks (QMask), which further restrict the areas a draw lands on.
-//! - [`rop`]: ROP descriptors.
+//! - [`rop`]: ROP descriptors and ternary ROPs.
+//! - [`text`]: glyph strings.
 //! - [`draw`]: the pixel work of each op; [`blend`]: colour keys and alpha (premultiplied OVER).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -22,6 +23,7 @@ pub mod mask;
 pub mod region;
 pub mod rop;
 pub mod surface;
+pub mod text;
 
 pub use images::SessionImages;
 pub use region::Area;
@@ -340,7 +342,16 @@ impl Canvas {
                 areas
             }
             DrawOp::Stroke(_) => return Err(CanvasError::Unsupported("DRAW_STROKE")),
-            DrawOp::Text(_) => return Err(CanvasError::Unsupported("DRAW_TEXT")),
+            DrawOp::Text(t) => {
+                let fore = (self.brush(&t.fore_brush, sid)?, Rop::from_descriptor(t.fore_mode, ropd::INVERS_BRUSH)?);
+                let back = match &t.back_brush {
+                    Brush::None => None,
+                    b => Some((self.brush(b, sid)?, Rop::from_descriptor(t.back_mode, ropd::INVERS_BRUSH)?)),
+                };
+                let back_area = region::clamp(&t.back_area, w, h);
+                let how = text::TextPaint { fore, back, back_area };
+                text::text(self.target(sid)?, &areas, &t.glyphs, t.string_flags, &how)
+            }
             DrawOp::Transparent(t) => {
                 let src = self.image(&t.src)?;
                 let map = SourceMap::new(bbox, &src, &t.src_area, ScaleMode::Nearest)?;
