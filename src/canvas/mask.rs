@@ -147,6 +147,7 @@ pub(super) fn bits(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::canvas::region::pixels_of as pixels;
 
     fn mask(w: u32, h: u32, set: &[(u32, u32)], left: i64, top: i64, invert: bool) -> Mask {
         let mut data = vec![0; (w * h) as usize];
@@ -154,15 +155,6 @@ mod tests {
             data[(y * w + x) as usize] = 0xff_ffff;
         }
         Mask { bits: Arc::new(Pixels { width: w, height: h, has_alpha: false, data }), left, top, invert }
-    }
-
-    fn pixels(areas: &[Area]) -> Vec<(u32, u32)> {
-        let mut v: Vec<(u32, u32)> = areas
-            .iter()
-            .flat_map(|a| (a.top..a.bottom).flat_map(move |y| (a.left..a.right).map(move |x| (x, y))))
-            .collect();
-        v.sort_unstable();
-        v
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //!   palette cache.
 //! - [`mask`]: draw masks (QMask), which further restrict the areas a draw lands on.
 //! - [`rop`]: ROP descriptors and ternary ROPs.
-//! - [`text`]: glyph strings.
+//! - [`stroke`]: paths of 1-pixel lines; [`text`]: glyph strings.
 //! - [`draw`]: the pixel work of each op; [`blend`]: colour keys and alpha (premultiplied OVER).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -22,6 +22,7 @@ pub mod images;
 pub mod mask;
 pub mod region;
 pub mod rop;
+pub mod stroke;
 pub mod surface;
 pub mod text;
 
@@ -341,7 +342,13 @@ impl Canvas {
                 draw::rop3(self.target(sid)?, &areas, &map, &src, &brush, r.rop3);
                 areas
             }
-            DrawOp::Stroke(_) => return Err(CanvasError::Unsupported("DRAW_STROKE")),
+            DrawOp::Stroke(st) => {
+                let rop = Rop::from_descriptor(st.fore_mode, ropd::INVERS_BRUSH)?;
+                let brush = self.brush(&st.brush, sid)?;
+                let pixels = stroke::rasterize(&st.path, &st.style, st.line_flags, &areas)?;
+                draw::fill(self.target(sid)?, &pixels, &brush, rop);
+                pixels
+            }
             DrawOp::Text(t) => {
                 let fore = (self.brush(&t.fore_brush, sid)?, Rop::from_descriptor(t.fore_mode, ropd::INVERS_BRUSH)?);
                 let back = match &t.back_brush {

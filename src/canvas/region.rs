@@ -160,6 +160,17 @@ pub fn bounds(areas: &[Area]) -> Area {
     areas.iter().fold(Area::default(), |acc, a| acc.union(a))
 }
 
+/// Every pixel of `areas` as `(x, y)`, sorted (for tests).
+#[cfg(test)]
+pub fn pixels_of(areas: &[Area]) -> Vec<(u32, u32)> {
+    let mut v: Vec<(u32, u32)> = areas
+        .iter()
+        .flat_map(|a| (a.top..a.bottom).flat_map(move |y| (a.left..a.right).map(move |x| (x, y))))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
