@@ -22,6 +22,18 @@ pub fn scale(p: u32, m: u32) -> u32 {
     (0..4).fold(0, |acc, c| acc | (mul8((p >> (c * 8)) & 0xff, m) << (c * 8)))
 }
 
+/// The four pixels `[top-left, top-right, bottom-left, bottom-right]` mixed with the 8-bit weights `wx` (of the
+/// right column) and `wy` (of the bottom row), rounded.
+pub fn bilinear_mix(p: [u32; 4], wx: u32, wy: u32) -> u32 {
+    let [p00, p10, p01, p11] = p;
+    (0..4).fold(0, |acc, c| {
+        let ch = |p: u32| (p >> (c * 8)) & 0xff;
+        let top = ch(p00) * (256 - wx) + ch(p10) * wx;
+        let bottom = ch(p01) * (256 - wx) + ch(p11) * wx;
+        acc | (((top * (256 - wy) + bottom * wy + (1 << 15)) >> 16) << (c * 8))
+    })
+}
+
 /// `src` OVER `dst`, both premultiplied `0xAARRGGBB`.
 pub fn over(src: u32, dst: u32) -> u32 {
     let inv = 255 - (src >> 24);

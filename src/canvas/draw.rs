@@ -81,13 +81,7 @@ impl SourceMap {
         let (y0, y1, wy) = axis(y, self.bbox_top, self.box_h, self.src_top, self.src_h);
         let w = src.width as usize;
         let px = |x: usize, y: usize| src.data.get(y * w + x).copied().unwrap_or(0xff00_0000);
-        let (p00, p10, p01, p11) = (px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1));
-        (0..4).fold(0, |acc, c| {
-            let ch = |p: u32| (p >> (c * 8)) & 0xff;
-            let top = ch(p00) * (256 - wx) + ch(p10) * wx;
-            let bottom = ch(p01) * (256 - wx) + ch(p11) * wx;
-            acc | (((top * (256 - wy) + bottom * wy + (1 << 15)) >> 16) << (c * 8))
-        })
+        super::blend::bilinear_mix([px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1)], wx, wy)
     }
 
     /// The source column for destination column `x`.

@@ -12,11 +12,13 @@
 //!   palette cache.
 //! - [`mask`]: draw masks (QMask), which further restrict the areas a draw lands on.
 //! - [`rop`]: ROP descriptors and ternary ROPs.
+//! - [`composite`]: X Render compositing (COMPOSITE), over A8 and colour surfaces.
 //! - [`stroke`]: paths of 1-pixel lines; [`text`]: glyph strings.
 //! - [`draw`]: the pixel work of each op; [`blend`]: colour keys and alpha (premultiplied OVER).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 pub mod blend;
+pub mod composite;
 pub mod draw;
 pub mod images;
 pub mod mask;
@@ -381,7 +383,33 @@ impl Canvas {
                 blend::alpha_blend(self.target(sid)?, &areas, &map, &src, how);
                 areas
             }
-            DrawOp::Composite(_) => return Err(CanvasError::Unsupported("DRAW_COMPOSITE")),
+            DrawOp::Composite(cp) => {
+                use composite::{filter_and_repeat, Compositing, Picture};
+                if cp.flags & COMPOSITE_COMPONENT_ALPHA != 0 {
+                    return Err(CanvasError::Unsupported("composite with component alpha"));
+                }
+                let src = self.image(&cp.src)?;
+                let mask = cp.mask.as_ref().map(|m| self.image(m)).transpose()?;
+                let picture = |pixels, (bilinear, repeat), transform, origin, opaque_bit: u32| Picture {
+                    pixels,
+                    bilinear,
+                    repeat,
+                    transform,
+                    origin,
+                    opaque: cp.flags & opaque_bit != 0,
+                };
+                let how = Compositing {
+                    op: cp.op(),
+                    src: picture(&src, filter_and_repeat(cp.flags, 8, 14), cp.src_transform, cp.src_origin, 1 << 22),
+                    mask: mask.as_deref().map(|m| {
+                        picture(m, filter_and_repeat(cp.flags, 11, 16), cp.mask_transform, cp.mask_origin, 1 << 23)
+                    }),
+                    dest_opaque: cp.flags & (1 << 24) != 0,
+                    origin: (bbox.left.into(), bbox.top.into()),
+                };
+                composite::composite(self.target(sid)?, &areas, &how)?;
+                areas
+            }
         };
         let area = region::bounds(&changed);
         Ok((!area.is_empty()).then_some(Change::Drawn { surface: sid, area }))
@@ -418,6 +446,9 @@ impl Canvas {
         Ok(())
     }
 }
+
+/// Composite flag: each colour channel has its own mask alpha (not drawn).
+const COMPOSITE_COMPONENT_ALPHA: u32 = 1 << 18;
 
 /// The mask of a draw op that has one.
 fn op_mask<'b, 'a>(op: &'b DrawOp<'a>) -> Option<&'b QMask<'a>> {

@@ -326,3 +326,43 @@ fn alpha_blend_and_transparent_draw_through_the_clip() {
     c.apply(&key).unwrap();
     assert_eq!(rgb(&c, 0), vec![0xff_0000, 0x80_8080, 0x00_00ff]);
 }
+
+#[test]
+fn composite_through_an_a8_surface_mask() {
+    let mut c = canvas();
+    c.apply(&create(0, 2, 1)).unwrap();
+    let a8 = DisplayMessage::SurfaceCreate(SurfaceCreate {
+        surface_id: 1,
+        width: 2,
+        height: 1,
+        format: SurfaceFormat::A8,
+        flags: 0,
+    });
+    c.apply(&a8).unwrap();
+    // A fill on an A8 surface sets full alpha.
+    c.apply(&fill(1, rect(0, 0, 1, 1), Clip::None, 0)).unwrap();
+    assert_eq!(c.surface(1).unwrap().pixels, vec![0xff00_0000, 0]);
+    let px = bytes(&[0xff_0000]);
+    let a8_image = Image {
+        descriptor: ImageDescriptor { id: 0, image_type: 104, flags: 0, width: 2, height: 1 },
+        data: ImageData::Surface(1),
+    };
+    let composite = |flags: u32| {
+        DisplayMessage::Draw(Draw {
+            base: base(0, rect(0, 0, 2, 1)),
+            op: DrawOp::Composite(crate::protocol::display::draw::Composite {
+                flags,
+                src: bitmap(1, 0, 1, 1, &px),
+                mask: Some(a8_image.clone()),
+                src_transform: None,
+                mask_transform: None,
+                src_origin: Default::default(),
+                mask_origin: Default::default(),
+            }),
+        })
+    };
+    // OVER (3), the 1×1 source repeated (normal, bit 14), the mask as it is.
+    c.apply(&composite(3 | 1 << 14 | 1 << 19)).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0xff_0000, 0]);
+    assert_eq!(c.apply(&composite(3 | 1 << 18)), Err(CanvasError::Unsupported("composite with component alpha")));
+}
