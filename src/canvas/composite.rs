@@ -15,7 +15,9 @@ use super::region::Area;
 use super::surface::Surface;
 use super::CanvasError;
 use crate::codecs::Pixels;
+use crate::protocol::display::draw::Composite;
 use crate::protocol::display::types::Point16;
+use crate::protocol::display::Rect;
 
 /// How a picture is read beyond its edges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +163,39 @@ pub struct Compositing<'a> {
     pub dest_opaque: bool,
     /// The box's top-left corner on the surface.
     pub origin: (i64, i64),
+}
+
+/// Composite flag: each colour channel has its own mask alpha (not drawn).
+const COMPONENT_ALPHA: u32 = 1 << 18;
+/// Composite flags: that picture's alpha is taken as opaque.
+const SOURCE_OPAQUE: u32 = 1 << 22;
+const MASK_OPAQUE: u32 = 1 << 23;
+const DEST_OPAQUE: u32 = 1 << 24;
+
+impl<'a> Compositing<'a> {
+    /// The compositing a message asks for, over its resolved source and mask; refuses component alpha.
+    pub fn of(cp: &Composite<'_>, src: &'a Pixels, mask: Option<&'a Pixels>, bbox: &Rect) -> Result<Self, CanvasError> {
+        if cp.flags & COMPONENT_ALPHA != 0 {
+            return Err(CanvasError::Unsupported("composite with component alpha"));
+        }
+        let picture = |pixels, (bilinear, repeat), transform, origin, opaque_bit: u32| Picture {
+            pixels,
+            bilinear,
+            repeat,
+            transform,
+            origin,
+            opaque: cp.flags & opaque_bit != 0,
+        };
+        Ok(Compositing {
+            op: cp.op(),
+            src: picture(src, filter_and_repeat(cp.flags, 8, 14), cp.src_transform, cp.src_origin, SOURCE_OPAQUE),
+            mask: mask.map(|m| {
+                picture(m, filter_and_repeat(cp.flags, 11, 16), cp.mask_transform, cp.mask_origin, MASK_OPAQUE)
+            }),
+            dest_opaque: cp.flags & DEST_OPAQUE != 0,
+            origin: (bbox.left.into(), bbox.top.into()),
+        })
+    }
 }
 
 /// Composites within `areas`.

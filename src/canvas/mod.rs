@@ -384,29 +384,9 @@ impl Canvas {
                 areas
             }
             DrawOp::Composite(cp) => {
-                use composite::{filter_and_repeat, Compositing, Picture};
-                if cp.flags & COMPOSITE_COMPONENT_ALPHA != 0 {
-                    return Err(CanvasError::Unsupported("composite with component alpha"));
-                }
                 let src = self.image(&cp.src)?;
                 let mask = cp.mask.as_ref().map(|m| self.image(m)).transpose()?;
-                let picture = |pixels, (bilinear, repeat), transform, origin, opaque_bit: u32| Picture {
-                    pixels,
-                    bilinear,
-                    repeat,
-                    transform,
-                    origin,
-                    opaque: cp.flags & opaque_bit != 0,
-                };
-                let how = Compositing {
-                    op: cp.op(),
-                    src: picture(&src, filter_and_repeat(cp.flags, 8, 14), cp.src_transform, cp.src_origin, 1 << 22),
-                    mask: mask.as_deref().map(|m| {
-                        picture(m, filter_and_repeat(cp.flags, 11, 16), cp.mask_transform, cp.mask_origin, 1 << 23)
-                    }),
-                    dest_opaque: cp.flags & (1 << 24) != 0,
-                    origin: (bbox.left.into(), bbox.top.into()),
-                };
+                let how = composite::Compositing::of(cp, &src, mask.as_deref(), bbox)?;
                 composite::composite(self.target(sid)?, &areas, &how)?;
                 areas
             }
@@ -446,9 +426,6 @@ impl Canvas {
         Ok(())
     }
 }
-
-/// Composite flag: each colour channel has its own mask alpha (not drawn).
-const COMPOSITE_COMPONENT_ALPHA: u32 = 1 << 18;
 
 /// The mask of a draw op that has one.
 fn op_mask<'b, 'a>(op: &'b DrawOp<'a>) -> Option<&'b QMask<'a>> {

@@ -366,3 +366,35 @@ fn composite_through_an_a8_surface_mask() {
     assert_eq!(rgb(&c, 0), vec![0xff_0000, 0]);
     assert_eq!(c.apply(&composite(3 | 1 << 18)), Err(CanvasError::Unsupported("composite with component alpha")));
 }
+
+#[test]
+fn a_clip_of_16384_rects_is_drawn_promptly_by_every_op() {
+    let mut c = canvas();
+    c.apply(&create(0, 2048, 2048)).unwrap();
+    // 16384 small rectangles spread over the surface, many overlapping.
+    let rects: Vec<Rect> = (0..16_384)
+        .map(|i| {
+            let (x, y) = ((i * 7) % 2040, (i * 13) % 2040);
+            rect(x, y, x + 8, y + 2)
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    c.apply(&fill(0, rect(0, 0, 2048, 2048), Clip::Rects(rects.clone()), 0x11)).unwrap();
+    let huge = i32::MAX >> 4;
+    let stroke = DisplayMessage::Draw(Draw {
+        base: DisplayBase { surface_id: 0, bbox: rect(0, 0, 2048, 2048), clip: Clip::Rects(rects) },
+        op: DrawOp::Stroke(crate::protocol::display::draw::Stroke {
+            path: vec![crate::protocol::display::draw::PathSegment {
+                flags: 1 | 2,
+                points: vec![(-huge << 4, -huge << 4), (huge << 4, huge << 4), (0, huge << 4)],
+            }],
+            line_flags: 0,
+            style: vec![],
+            brush: Brush::Solid(0x22),
+            fore_mode: ropd::OP_XOR,
+            back_mode: ropd::OP_PUT,
+        }),
+    });
+    c.apply(&stroke).unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(20), "{:?}", start.elapsed());
+}
