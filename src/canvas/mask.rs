@@ -31,11 +31,6 @@ pub struct Mask {
 }
 
 impl Mask {
-    /// A mask of `bits` whose pixel (0, 0) lies on surface pixel `(left, top)`.
-    pub fn placed(bits: Arc<Pixels>, left: i64, top: i64) -> Self {
-        Mask { bits, left, top, invert: false }
-    }
-
     /// Whether the mask lets the draw reach surface pixel `(x, y)`.
     pub fn covers(&self, x: u32, y: u32) -> bool {
         let (mx, my) = (i64::from(x) - self.left, i64::from(y) - self.top);

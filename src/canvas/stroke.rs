@@ -14,7 +14,7 @@
 //! so huge coordinates cost nothing, and a stroke that would still produce more than [`MAX_STROKE_PIXELS`]
 //! pixels is refused.
 
-use super::region::{bounds, Area};
+use super::region::{bounds, cut_runs, Area};
 use super::CanvasError;
 use crate::protocol::display::draw::{
     PathSegment, LINE_START_WITH_GAP, LINE_STYLED, PATH_BEGIN, PATH_BEZIER, PATH_CLOSE, PATH_END,
@@ -195,14 +195,7 @@ pub fn rasterize(
             _ => runs.push(Area { left: x, top: y, right: x + 1, bottom: y + 1 }),
         }
     }
-    let mut out = Vec::new();
-    for a in areas {
-        let first = runs.partition_point(|r| r.top < a.top);
-        out.extend(
-            runs.iter().skip(first).take_while(|r| r.top < a.bottom).map(|r| r.intersect(a)).filter(|r| !r.is_empty()),
-        );
-    }
-    Ok(out)
+    Ok(cut_runs(&runs, areas))
 }
 
 #[cfg(test)]

@@ -9,13 +9,10 @@
 
 use super::blend::{over, scale};
 use super::draw::{fill, paint, BrushSource};
-use super::mask::Mask;
-use super::region::{bounds, Area};
+use super::region::{bounds, cut_runs, Area};
 use super::rop::Rop;
 use super::surface::Surface;
-use crate::codecs::Pixels;
 use crate::protocol::display::draw::{Glyph, STRING_RASTER_A1, STRING_RASTER_A4, STRING_RASTER_A8};
-use std::sync::Arc;
 
 /// The coverage of a glyph string over the bounding area of a draw: one byte a pixel, 0 (none) to 255 (full).
 #[derive(Debug)]
@@ -70,11 +67,18 @@ impl Coverage {
         self.values.get(i).copied().unwrap_or(0)
     }
 
-    /// The covered pixels as a mask.
-    fn mask(&self) -> Mask {
-        let data = self.values.iter().map(|&v| if v != 0 { 0x00ff_ffff } else { 0 }).collect();
-        let bits = Pixels { width: self.area.width(), height: self.area.height(), has_alpha: false, data };
-        Mask::placed(Arc::new(bits), self.area.left.into(), self.area.top.into())
+    /// The covered pixels as runs on rows, sorted.
+    fn runs(&self) -> Vec<Area> {
+        let mut runs: Vec<Area> = Vec::new();
+        let w = self.area.width() as usize;
+        for (i, _) in self.values.iter().enumerate().filter(|(_, v)| **v != 0) {
+            let (x, y) = (self.area.left + (i % w) as u32, self.area.top + (i / w) as u32);
+            match runs.last_mut() {
+                Some(r) if r.top == y && r.right == x => r.right += 1,
+                _ => runs.push(Area { left: x, top: y, right: x + 1, bottom: y + 1 }),
+            }
+        }
+        runs
     }
 }
 
@@ -97,6 +101,22 @@ fn sample(row: &[u8], x: usize, bpp: usize) -> u8 {
     }
 }
 
+/// The area the glyphs cover on the surface (clamped to it; empty if none lands there).
+fn glyph_bounds(glyphs: &[Glyph<'_>]) -> Area {
+    let c = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
+    glyphs.iter().fold(Area::default(), |acc, g| {
+        let left = i64::from(g.render_pos.x) + i64::from(g.glyph_origin.x);
+        let top = i64::from(g.render_pos.y) + i64::from(g.glyph_origin.y);
+        let a = Area {
+            left: c(left),
+            top: c(top),
+            right: c(left + i64::from(g.width)),
+            bottom: c(top + i64::from(g.height)),
+        };
+        acc.union(&a)
+    })
+}
+
 /// What a text draw paints with.
 #[derive(Debug)]
 pub struct TextPaint {
@@ -117,10 +137,10 @@ pub fn text(dst: &mut Surface, areas: &[Area], glyphs: &[Glyph<'_>], flags: u8, 
         fill(dst, &back, brush, *rop);
         changed.extend(back);
     }
-    let coverage = Coverage::render(glyphs, flags, bounds(areas));
+    let coverage = Coverage::render(glyphs, flags, glyph_bounds(glyphs).intersect(&bounds(areas)));
     let (brush, rop) = &paint_with.fore;
     if flags & STRING_RASTER_A1 != 0 {
-        let covered = coverage.mask().restrict(areas);
+        let covered = cut_runs(&coverage.runs(), areas);
         fill(dst, &covered, brush, *rop);
         changed.extend(covered);
     } else {
