@@ -65,6 +65,9 @@ impl Picture<'_> {
     /// The pixel at integer picture coordinates, with the repeat mode applied.
     fn fetch(&self, x: i64, y: i64) -> u32 {
         let (w, h) = (i64::from(self.pixels.width), i64::from(self.pixels.height));
+        if w == 0 || h == 0 {
+            return 0;
+        }
         let wrap = |v: i64, n: i64| -> Option<i64> {
             match self.repeat {
                 Repeat::None => (0..n).contains(&v).then_some(v),
@@ -306,6 +309,11 @@ mod tests {
         assert_eq!(h.sample(i64::from(i32::MAX), i64::from(i32::MIN)), 0);
         let h = Picture { repeat: Repeat::Normal, ..h };
         let _ = h.sample(i64::from(i32::MAX), i64::from(i32::MIN));
+        // An empty picture samples as transparent whatever the repeat mode.
+        let empty = pixels(0, 0, vec![]);
+        for repeat in [Repeat::None, Repeat::Normal, Repeat::Pad, Repeat::Reflect] {
+            assert_eq!(Picture { repeat, ..picture(&empty) }.sample(3, -2), 0);
+        }
     }
 
     #[test]
