@@ -415,6 +415,8 @@ impl Canvas {
             DrawOp::Transparent(t) => vec![&t.src],
             DrawOp::AlphaBlend(a) => vec![&a.src],
             DrawOp::Composite(c) => [Some(&c.src), c.mask.as_ref()].into_iter().flatten().collect(),
+            DrawOp::Stroke(s) => pattern(&s.brush).into_iter().collect(),
+            DrawOp::Text(t) => [pattern(&t.fore_brush), pattern(&t.back_brush)].into_iter().flatten().collect(),
             _ => Vec::new(),
         };
         for image in images.into_iter().filter(|i| i.must_decode()) {

@@ -398,3 +398,36 @@ fn a_clip_of_16384_rects_is_drawn_promptly_by_every_op() {
     c.apply(&stroke).unwrap();
     assert!(start.elapsed() < std::time::Duration::from_secs(20), "{:?}", start.elapsed());
 }
+
+#[test]
+fn pattern_brushes_of_strokes_and_text_that_land_nowhere_are_still_cached() {
+    let mut c = canvas();
+    c.apply(&create(0, 2, 1)).unwrap();
+    let px = bytes(&[5]);
+    let stroke = DisplayMessage::Draw(Draw {
+        base: base(0, rect(10, 10, 20, 20)),
+        op: DrawOp::Stroke(crate::protocol::display::draw::Stroke {
+            path: vec![],
+            line_flags: 0,
+            style: vec![],
+            brush: Brush::Pattern { image: bitmap(41, IMAGE_CACHE_ME, 1, 1, &px), pos: Point::default() },
+            fore_mode: ropd::OP_PUT,
+            back_mode: ropd::OP_PUT,
+        }),
+    });
+    assert_eq!(c.apply(&stroke), Ok(None));
+    let text = DisplayMessage::Draw(Draw {
+        base: base(0, rect(10, 10, 20, 20)),
+        op: DrawOp::Text(crate::protocol::display::draw::Text {
+            string_flags: 0,
+            glyphs: vec![],
+            back_area: rect(0, 0, 0, 0),
+            fore_brush: Brush::Solid(0),
+            back_brush: Brush::Pattern { image: bitmap(42, IMAGE_CACHE_ME, 1, 1, &px), pos: Point::default() },
+            fore_mode: ropd::OP_PUT,
+            back_mode: ropd::OP_PUT,
+        }),
+    });
+    assert_eq!(c.apply(&text), Ok(None));
+    assert!(c.session.pixmaps().get(41).is_some() && c.session.pixmaps().get(42).is_some());
+}
