@@ -12,9 +12,11 @@ use crate::protocol::display::types::ScaleMode;
 use crate::protocol::display::{Point, Rect, SurfaceFormat};
 
 /// Where the source pixel for destination `(x, y)` comes from: the box maps onto `src_area`, scaled when their
-/// sizes differ (nearest pixel; `Interpolate` is drawn the same way).
+/// sizes differ (the nearest pixel, or with `Interpolate` the four nearest weighted by distance, the edges
+/// repeated).
 #[derive(Debug, Clone, Copy)]
 pub struct SourceMap {
+    bilinear: bool,
     bbox_left: i64,
     bbox_top: i64,
     src_left: i64,
@@ -28,7 +30,7 @@ pub struct SourceMap {
 impl SourceMap {
     /// The map for a draw whose box is `bbox` and whose source area of `src` is `src_area`; the source area must be
     /// a non-empty part of the image.
-    pub fn new(bbox: &Rect, src: &Pixels, src_area: &Rect, _scale: ScaleMode) -> Result<Self, CanvasError> {
+    pub fn new(bbox: &Rect, src: &Pixels, src_area: &Rect, scale: ScaleMode) -> Result<Self, CanvasError> {
         if src_area.is_empty() || !src_area.within(src.width, src.height) {
             return Err(CanvasError::invalid(
                 "source area",
@@ -39,6 +41,7 @@ impl SourceMap {
             return Err(CanvasError::invalid("box", format!("{bbox:?} is empty")));
         }
         Ok(SourceMap {
+            bilinear: scale == ScaleMode::Interpolate,
             bbox_left: bbox.left.into(),
             bbox_top: bbox.top.into(),
             src_left: src_area.left.into(),
@@ -52,6 +55,33 @@ impl SourceMap {
 
     fn scaled(&self) -> bool {
         self.box_w != self.src_w || self.box_h != self.src_h
+    }
+
+    /// The source pixel for destination `(x, y)`.
+    pub fn sample(&self, src: &Pixels, x: u32, y: u32) -> u32 {
+        if self.bilinear && self.scaled() {
+            return self.bilinear_at(src, x, y);
+        }
+        src.data.get(self.sy(y) * src.width as usize + self.sx(x)).copied().unwrap_or(0xff00_0000)
+    }
+
+    /// Bilinear sampling: the destination pixel's centre mapped into the source area, between the centres of the
+    /// four source pixels around it; 8-bit weights, rounded.
+    fn bilinear_at(&self, src: &Pixels, x: u32, y: u32) -> u32 {
+        // (index, index + 1, weight of the second) along one axis, in 16.16 fixed point, clamped to the area.
+        let axis = |d: u32, box_start: i64, box_len: i64, start: i64, len: i64| -> (usize, usize, u32) {
+            let off = i128::from(i64::from(d) - box_start);
+            let f = (((2 * off + 1) * i128::from(len)) << 16) / (2 * i128::from(box_len)) - (1 << 15);
+            let i = i64::try_from(f >> 16).unwrap_or(0);
+            let w = ((f >> 8) & 0xff) as u32;
+            let at = |i: i64| (start + i.clamp(0, len - 1)) as usize;
+            (at(i), at(i.saturating_add(1)), w)
+        };
+        let (x0, x1, wx) = axis(x, self.bbox_left, self.box_w, self.src_left, self.src_w);
+        let (y0, y1, wy) = axis(y, self.bbox_top, self.box_h, self.src_top, self.src_h);
+        let w = src.width as usize;
+        let px = |x: usize, y: usize| src.data.get(y * w + x).copied().unwrap_or(0xff00_0000);
+        super::blend::bilinear_mix([px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1)], wx, wy)
     }
 
     /// The source column for destination column `x`.
@@ -101,10 +131,7 @@ pub fn copy(dst: &mut Surface, areas: &[Area], map: &SourceMap, src: &Pixels, ro
         }
         return;
     }
-    paint(dst, areas, |x, y, d| {
-        let s = src.data.get(map.sy(y) * w + map.sx(x)).copied().unwrap_or(0xff00_0000);
-        rop.apply(s, d)
-    });
+    paint(dst, areas, |x, y, d| rop.apply(map.sample(src, x, y), d));
 }
 
 /// A brush resolved for drawing.
@@ -151,11 +178,12 @@ pub fn fill(dst: &mut Surface, areas: &[Area], brush: &BrushSource, rop: Rop) {
 /// OPAQUE: the brush combined through `rop` with the source image, which takes the destination's part; the
 /// result replaces the destination.
 pub fn opaque(dst: &mut Surface, areas: &[Area], map: &SourceMap, src: &Pixels, brush: &BrushSource, rop: Rop) {
-    let w = src.width as usize;
-    paint(dst, areas, |x, y, _| {
-        let s = src.data.get(map.sy(y) * w + map.sx(x)).copied().unwrap_or(0xff00_0000);
-        rop.apply(brush.at(x, y), s)
-    });
+    paint(dst, areas, |x, y, _| rop.apply(brush.at(x, y), map.sample(src, x, y)));
+}
+
+/// ROP3: brush, source image and destination combined through the ternary raster op `code`.
+pub fn rop3(dst: &mut Surface, areas: &[Area], map: &SourceMap, src: &Pixels, brush: &BrushSource, code: u8) {
+    paint(dst, areas, |x, y, d| super::rop::rop3(code, brush.at(x, y), map.sample(src, x, y), d));
 }
 
 /// COPY_BITS: the surface's own pixels at `src_pos` moved to the box, as if through a temporary copy (overlap
@@ -235,6 +263,19 @@ mod tests {
         let xor = Rop::from_descriptor(ropd::OP_XOR, ropd::INVERS_SRC).unwrap();
         copy(&mut s, &[Area::whole(4, 2)], &map, &src, xor);
         assert_eq!(s.span(0, 0, 4), &[0xff00_0000; 4]);
+    }
+
+    #[test]
+    fn interpolated_scaling_weighs_the_nearest_source_pixels() {
+        // Two pixels, black and blue, stretched over four: centres at −¼, ¼, ¾ and 1¼ of a source pixel.
+        let src = Pixels { width: 2, height: 1, has_alpha: false, data: vec![0xff00_0000, 0xff00_00ff] };
+        let map = SourceMap::new(&rect(0, 0, 4, 1), &src, &rect(0, 0, 2, 1), ScaleMode::Interpolate).unwrap();
+        let mut s = surface(4, 1);
+        copy(&mut s, &[Area::whole(4, 1)], &map, &src, Rop::PUT);
+        assert_eq!(s.span(0, 0, 4), &[0xff00_0000, 0xff00_0040, 0xff00_00bf, 0xff00_00ff]);
+        // Same sizes: no interpolation; a hostile box far left of the surface stays in range.
+        let map = SourceMap::new(&rect(i32::MIN, 0, i32::MAX, 1), &src, &rect(0, 0, 2, 1), ScaleMode::Interpolate);
+        assert!(map.unwrap().sample(&src, 3, 0) >> 24 == 0xff);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::CanvasError;
 use crate::codecs::bitmap::{self, Bitmap, BitmapFormat};
 use crate::codecs::glz::GlzDictionary;
 use crate::codecs::{jpeg, lz, lz4, quic, zlib_glz, Limits, Pixels};
+use crate::protocol::display::image::BitmapImage;
 use crate::protocol::display::image::{BITMAP_PAL_CACHE_ME, JPEG_ALPHA_TOP_DOWN};
 use crate::protocol::display::image::{IMAGE_CACHE_ME, IMAGE_CACHE_REPLACE_ME, IMAGE_HIGH_BITS_SET};
 use crate::protocol::display::{Image, ImageData, Palette, PaletteRef};
@@ -172,16 +173,7 @@ pub(super) fn decode(
         ImageData::Bitmap(b) => {
             let format = BitmapFormat::from_u8(b.format)?;
             let palette = if format.uses_palette() { Some(palette(&b.palette, b.flags, palettes)?) } else { None };
-            let bm = Bitmap {
-                format,
-                width: b.width,
-                height: b.height,
-                stride: b.stride,
-                top_down: b.top_down(),
-                data: b.data,
-                palette: palette.as_deref().map(Vec::as_slice),
-            };
-            bitmap::decode(&bm, limits)?
+            bitmap::decode(&codec_bitmap(b, format, palette.as_deref().map(Vec::as_slice)), limits)?
         }
         ImageData::Quic(data) => quic::decode(data, limits)?,
         ImageData::LzPlt { flags, palette: p, data } => {
@@ -210,6 +202,11 @@ pub(super) fn decode(
         session.pixmaps().insert(d.id, Arc::clone(&pixels), lossy)?;
     }
     Ok((pixels, lossy))
+}
+
+/// The codec's view of a wire BITMAP image of `format`, coloured by `palette`.
+pub(super) fn codec_bitmap<'a>(b: &BitmapImage<'a>, format: BitmapFormat, palette: Option<&'a [u32]>) -> Bitmap<'a> {
+    Bitmap { format, width: b.width, height: b.height, stride: b.stride, top_down: b.top_down(), data: b.data, palette }
 }
 
 /// The palette an image refers to, caching an inline one when its flags ask.

@@ -10,23 +10,32 @@
 //! - [`region`]: box ∩ surface ∩ clip rectangles as disjoint areas.
 //! - [`images`]: decoders, the pixmap cache and GLZ dictionary shared by the session ([`SessionImages`]), the
 //!   palette cache.
-//! - [`rop`]: ROP descriptors.
-//! - [`draw`]: the pixel work of each op.
+//! - [`mask`]: draw masks (QMask), which further restrict the areas a draw lands on.
+//! - [`rop`]: ROP descriptors and ternary ROPs.
+//! - [`composite`]: X Render compositing (COMPOSITE), over A8 and colour surfaces.
+//! - [`stroke`]: paths of 1-pixel lines; [`text`]: glyph strings.
+//! - [`draw`]: the pixel work of each op; [`blend`]: colour keys and alpha (premultiplied OVER).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+pub mod blend;
+pub mod composite;
 pub mod draw;
 pub mod images;
+pub mod mask;
 pub mod region;
 pub mod rop;
 pub mod stream;
+pub mod stroke;
 pub mod surface;
+pub mod text;
 
 pub use images::SessionImages;
 pub use region::Area;
 pub use surface::Surface;
 
 use crate::codecs::{DecodeError, Limits, Pixels};
-use crate::protocol::display::types::ropd;
+use crate::protocol::display::draw::{ALPHA_DEST_HAS_ALPHA, ALPHA_SRC_SURFACE_HAS_ALPHA};
+use crate::protocol::display::types::{ropd, ScaleMode};
 use crate::protocol::display::{Brush, Draw, DrawOp, Image, ImageData, MonitorsConfig, QMask, SurfaceFormat};
 use crate::protocol::display::{DisplayMessage, Rect};
 use draw::{BrushSource, SourceMap};
@@ -297,10 +306,12 @@ impl Canvas {
         }
     }
 
-    fn brush(&mut self, brush: &Brush<'_>) -> Result<BrushSource, CanvasError> {
+    /// A brush for drawing on surface `sid`: a solid colour is in the surface's own pixel format.
+    fn brush(&mut self, brush: &Brush<'_>, sid: u32) -> Result<BrushSource, CanvasError> {
+        let format = self.surfaces.get(&sid).map_or(SurfaceFormat::Xrgb32, |s| s.format);
         Ok(match brush {
             Brush::None => BrushSource::None,
-            Brush::Solid(c) => BrushSource::Solid(*c),
+            Brush::Solid(c) => BrushSource::Solid(surface::wire_color(format, *c)),
             Brush::Pattern { image, pos } => BrushSource::Pattern(self.image(image)?, *pos),
         })
     }
@@ -308,7 +319,12 @@ impl Canvas {
     fn draw(&mut self, d: &Draw<'_>) -> Result<Option<Change>, CanvasError> {
         let sid = d.base.surface_id;
         let (w, h) = self.surfaces.get(&sid).map(|s| (s.width, s.height)).ok_or(CanvasError::NoSurface(sid))?;
-        let areas = region::effective(&d.base.bbox, &d.base.clip, w, h);
+        let mut areas = region::effective(&d.base.bbox, &d.base.clip, w, h);
+        if let (Some(m), false) = (op_mask(&d.op), areas.is_empty()) {
+            if let Some(m) = mask::resolve(m, &d.base.bbox, &mut self.palettes, &self.session, &self.limits)? {
+                areas = m.restrict(&areas);
+            }
+        }
         if areas.is_empty() {
             // Trap 6: the caches must still see what this draw would have decoded.
             self.touch(&d.op)?;
@@ -317,7 +333,6 @@ impl Canvas {
         let bbox = &d.base.bbox;
         let changed = match &d.op {
             DrawOp::Copy(c) | DrawOp::Blend(c) => {
-                no_mask(&c.mask)?;
                 let rop = Rop::from_descriptor(c.rop, ropd::INVERS_SRC)?;
                 let src = self.image(&c.src)?;
                 let map = SourceMap::new(bbox, &src, &c.src_area, c.scale_mode)?;
@@ -325,23 +340,20 @@ impl Canvas {
                 areas
             }
             DrawOp::Opaque(o) => {
-                no_mask(&o.mask)?;
                 let rop = Rop::from_descriptor(o.rop, ropd::INVERS_BRUSH)?;
                 let src = self.image(&o.src)?;
-                let brush = self.brush(&o.brush)?;
+                let brush = self.brush(&o.brush, sid)?;
                 let map = SourceMap::new(bbox, &src, &o.src_area, o.scale_mode)?;
                 draw::opaque(self.target(sid)?, &areas, &map, &src, &brush, rop);
                 areas
             }
             DrawOp::Fill(f) => {
-                no_mask(&f.mask)?;
                 let rop = Rop::from_descriptor(f.rop, ropd::INVERS_BRUSH)?;
-                let brush = self.brush(&f.brush)?;
+                let brush = self.brush(&f.brush, sid)?;
                 draw::fill(self.target(sid)?, &areas, &brush, rop);
                 areas
             }
-            DrawOp::Blackness(m) | DrawOp::Whiteness(m) | DrawOp::Invers(m) => {
-                no_mask(m)?;
+            DrawOp::Blackness(_) | DrawOp::Whiteness(_) | DrawOp::Invers(_) => {
                 let bits = match &d.op {
                     DrawOp::Blackness(_) => ropd::OP_BLACKNESS,
                     DrawOp::Whiteness(_) => ropd::OP_WHITENESS,
@@ -351,12 +363,59 @@ impl Canvas {
                 areas
             }
             DrawOp::CopyBits(src_pos) => draw::copy_bits(self.target(sid)?, &areas, bbox, *src_pos),
-            DrawOp::Rop3(_) => return Err(CanvasError::Unsupported("DRAW_ROP3")),
-            DrawOp::Stroke(_) => return Err(CanvasError::Unsupported("DRAW_STROKE")),
-            DrawOp::Text(_) => return Err(CanvasError::Unsupported("DRAW_TEXT")),
-            DrawOp::Transparent(_) => return Err(CanvasError::Unsupported("DRAW_TRANSPARENT")),
-            DrawOp::AlphaBlend(_) => return Err(CanvasError::Unsupported("DRAW_ALPHA_BLEND")),
-            DrawOp::Composite(_) => return Err(CanvasError::Unsupported("DRAW_COMPOSITE")),
+            DrawOp::Rop3(r) => {
+                let src = self.image(&r.src)?;
+                let brush = self.brush(&r.brush, sid)?;
+                let map = SourceMap::new(bbox, &src, &r.src_area, r.scale_mode)?;
+                draw::rop3(self.target(sid)?, &areas, &map, &src, &brush, r.rop3);
+                areas
+            }
+            DrawOp::Stroke(st) => {
+                let rop = Rop::from_descriptor(st.fore_mode, ropd::INVERS_BRUSH)?;
+                let brush = self.brush(&st.brush, sid)?;
+                let pixels = stroke::rasterize(&st.path, &st.style, st.line_flags, &areas)?;
+                draw::fill(self.target(sid)?, &pixels, &brush, rop);
+                pixels
+            }
+            DrawOp::Text(t) => {
+                let fore = (self.brush(&t.fore_brush, sid)?, Rop::from_descriptor(t.fore_mode, ropd::INVERS_BRUSH)?);
+                let back = match &t.back_brush {
+                    Brush::None => None,
+                    b => Some((self.brush(b, sid)?, Rop::from_descriptor(t.back_mode, ropd::INVERS_BRUSH)?)),
+                };
+                let back_area = region::clamp(&t.back_area, w, h);
+                let how = text::TextPaint { fore, back, back_area };
+                text::text(self.target(sid)?, &areas, &t.glyphs, t.string_flags, &how)
+            }
+            DrawOp::Transparent(t) => {
+                let src = self.image(&t.src)?;
+                let map = SourceMap::new(bbox, &src, &t.src_area, ScaleMode::Nearest)?;
+                blend::transparent(self.target(sid)?, &areas, &map, &src, t.src_color);
+                areas
+            }
+            DrawOp::AlphaBlend(a) => {
+                let src = self.image(&a.src)?;
+                if a.alpha == 0 {
+                    return Ok(None);
+                }
+                let src_alpha = match a.src.data {
+                    ImageData::Surface(_) => a.alpha_flags & ALPHA_SRC_SURFACE_HAS_ALPHA != 0,
+                    _ => src.has_alpha,
+                };
+                let dest_alpha = a.alpha_flags & ALPHA_DEST_HAS_ALPHA != 0;
+                let how = blend::AlphaInputs { alpha: a.alpha, src_alpha, dest_alpha };
+                // The reference canvas scales an alpha-blended source to the nearest pixel.
+                let map = SourceMap::new(bbox, &src, &a.src_area, ScaleMode::Nearest)?;
+                blend::alpha_blend(self.target(sid)?, &areas, &map, &src, how);
+                areas
+            }
+            DrawOp::Composite(cp) => {
+                let src = self.image(&cp.src)?;
+                let mask = cp.mask.as_ref().map(|m| self.image(m)).transpose()?;
+                let how = composite::Compositing::of(cp, &src, mask.as_deref(), bbox)?;
+                composite::composite(self.target(sid)?, &areas, &how)?;
+                areas
+            }
         };
         let area = region::bounds(&changed);
         Ok((!area.is_empty()).then_some(Change::Drawn { surface: sid, area }))
@@ -396,10 +455,15 @@ impl Canvas {
             DrawOp::Transparent(t) => vec![&t.src],
             DrawOp::AlphaBlend(a) => vec![&a.src],
             DrawOp::Composite(c) => [Some(&c.src), c.mask.as_ref()].into_iter().flatten().collect(),
+            DrawOp::Stroke(s) => pattern(&s.brush).into_iter().collect(),
+            DrawOp::Text(t) => [pattern(&t.fore_brush), pattern(&t.back_brush)].into_iter().flatten().collect(),
             _ => Vec::new(),
         };
         for image in images.into_iter().filter(|i| i.must_decode()) {
             self.image(image)?;
+        }
+        if let Some(image) = op_mask(op).and_then(|m| m.bitmap.as_ref()).filter(|i| i.must_decode()) {
+            mask::bits(image, &mut self.palettes, &self.session, &self.limits)?;
         }
         Ok(())
     }
@@ -410,11 +474,15 @@ fn frame_side(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
 
-/// Masks are not drawn yet: a draw with one is refused rather than drawn wrongly.
-fn no_mask(mask: &QMask<'_>) -> Result<(), CanvasError> {
-    match mask.bitmap {
-        None => Ok(()),
-        Some(_) => Err(CanvasError::Unsupported("draw masks")),
+/// The mask of a draw op that has one.
+fn op_mask<'b, 'a>(op: &'b DrawOp<'a>) -> Option<&'b QMask<'a>> {
+    match op {
+        DrawOp::Copy(c) | DrawOp::Blend(c) => Some(&c.mask),
+        DrawOp::Opaque(o) => Some(&o.mask),
+        DrawOp::Fill(f) => Some(&f.mask),
+        DrawOp::Rop3(r) => Some(&r.mask),
+        DrawOp::Blackness(m) | DrawOp::Whiteness(m) | DrawOp::Invers(m) => Some(m),
+        _ => None,
     }
 }
 

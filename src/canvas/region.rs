@@ -160,6 +160,29 @@ pub fn bounds(areas: &[Area]) -> Area {
     areas.iter().fold(Area::default(), |acc, a| acc.union(a))
 }
 
+/// `runs` (one-row areas sorted by row, then column, not overlapping) cut to `areas` (disjoint): the parts of
+/// the runs inside the areas, found per area by a binary search on the rows.
+pub fn cut_runs(runs: &[Area], areas: &[Area]) -> Vec<Area> {
+    let mut out = Vec::new();
+    for a in areas {
+        let first = runs.partition_point(|r| r.top < a.top);
+        let inside = runs.iter().skip(first).take_while(|r| r.top < a.bottom);
+        out.extend(inside.map(|r| r.intersect(a)).filter(|r| !r.is_empty()));
+    }
+    out
+}
+
+/// Every pixel of `areas` as `(x, y)`, sorted (for tests).
+#[cfg(test)]
+pub fn pixels_of(areas: &[Area]) -> Vec<(u32, u32)> {
+    let mut v: Vec<(u32, u32)> = areas
+        .iter()
+        .flat_map(|a| (a.top..a.bottom).flat_map(move |y| (a.left..a.right).map(move |x| (x, y))))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,9 +87,39 @@ impl Rop {
     }
 }
 
+/// A ternary raster operation (ROP3): `code` is the truth table of the result over pattern `p` (the brush),
+/// source `s` and destination `d`, bit `4p + 2s + d` giving the result for those input bits (so 0xF0 is the
+/// pattern, 0xCC the source, 0xAA the destination). The result is the OR of the minterms whose bit is set,
+/// computed on all colour bits at once; it is opaque.
+pub fn rop3(code: u8, p: u32, s: u32, d: u32) -> u32 {
+    let pick = |on: bool, v: u32| if on { v } else { !v };
+    let rgb = (0..8u8)
+        .filter(|i| code & (1 << i) != 0)
+        .fold(0, |acc, i| acc | (pick(i & 4 != 0, p) & pick(i & 2 != 0, s) & pick(i & 1 != 0, d)));
+    0xff00_0000 | (rgb & RGB)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rop3_codes_are_their_truth_tables() {
+        let (p, s, d) = (0xfff0_f0f0, 0xffcc_cccc, 0xffaa_aaaa);
+        // Every code applied to the canonical inputs gives the code itself in each byte.
+        for code in 0..=255u8 {
+            let c = u32::from(code);
+            assert_eq!(rop3(code, p, s, d), 0xff00_0000 | c << 16 | c << 8 | c, "code {code:#04x}");
+        }
+        assert_eq!(rop3(0xcc, 0, 0x12_3456, 0xffff_ffff), 0xff12_3456); // SRCCOPY
+        assert_eq!(rop3(0x66, 0, 0x00ff_00ff, 0x0f0f_0f0f), 0xfff0_0ff0); // SRCINVERT
+        assert_eq!(rop3(0x5a, 0x00ff_0000, 0, 0x0011_2233), 0xffee_2233); // PATINVERT
+        assert_eq!(rop3(0x00, 1, 2, 3), 0xff00_0000);
+        assert_eq!(rop3(0xff, 1, 2, 3), 0xffff_ffff);
+        // MERGECOPY (P and S) and 0xB8 (S ? D : P: the pattern where the source is clear).
+        assert_eq!(rop3(0xc0, 0x00f0_0f00, 0x00ff_00ff, 0), 0xfff0_0000);
+        assert_eq!(rop3(0xb8, 0x0012_3456, 0x00ff_0000, 0x00ab_cdef), 0xffab_3456);
+    }
 
     #[test]
     fn descriptors_reduce_to_their_operation() {

@@ -76,6 +76,19 @@ impl Surface {
     }
 }
 
+/// A colour as the server sends it for a surface of `format` (a solid brush, a colour key), as `0xAARRGGBB`: on
+/// the 16-bit surfaces it is a pixel of the surface's own format in the low 16 bits (x555 or 565, as the
+/// reference canvas writes it into the surface unconverted); on the others `0xXXRRGGBB`.
+pub fn wire_color(format: SurfaceFormat, color: u32) -> u32 {
+    let expand5 = |v: u32| ((v & 0x1f) << 3) | ((v & 0x1f) >> 2);
+    let expand6 = |v: u32| ((v & 0x3f) << 2) | ((v & 0x3f) >> 4);
+    match format {
+        SurfaceFormat::Rgb555 => 0xff00_0000 | expand5(color >> 10) << 16 | expand5(color >> 5) << 8 | expand5(color),
+        SurfaceFormat::Rgb565 => 0xff00_0000 | expand5(color >> 11) << 16 | expand6(color >> 5) << 8 | expand5(color),
+        _ => color,
+    }
+}
+
 /// What each surface format keeps of a `0xAARRGGBB` value.
 pub trait FormatBits {
     /// Whether the format has colour channels.
@@ -137,6 +150,16 @@ mod tests {
         assert!(s.span_mut(5, 0, 3).is_empty());
         let p = s.copy_area(&Area { left: 1, top: 1, right: 10, bottom: 2 });
         assert_eq!((p.width, p.height, p.data), (2, 1, vec![7, 7]));
+    }
+
+    #[test]
+    fn wire_colours_on_sixteen_bit_surfaces_are_pixels_of_their_format() {
+        // x555 0x7c1f: red and blue full, green none.
+        assert_eq!(wire_color(SurfaceFormat::Rgb555, 0x7c1f), 0xffff_00ff);
+        // 565 0x07e0: green full; 0x0821: the lowest bit of each channel.
+        assert_eq!(wire_color(SurfaceFormat::Rgb565, 0x07e0), 0xff00_ff00);
+        assert_eq!(wire_color(SurfaceFormat::Rgb565, 0x0821), 0xff08_0408);
+        assert_eq!(wire_color(SurfaceFormat::Xrgb32, 0x0012_3456), 0x0012_3456);
     }
 
     #[test]

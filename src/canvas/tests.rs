@@ -198,6 +198,240 @@ fn reset_clears_the_primary() {
     assert_eq!(rgb(&c, 0), vec![0, 0]);
 }
 
+/// A 1-bpp mask BITMAP of `w × h`, one byte a row, in format 1BIT_LE (1) or 1BIT_BE (2).
+fn mask_image<'a>(id: u64, flags: u8, format: u8, w: u32, h: u32, rows: &'a [u8]) -> Image<'a> {
+    Image {
+        descriptor: ImageDescriptor { id, image_type: 0, flags, width: w, height: h },
+        data: ImageData::Bitmap(BitmapImage {
+            format,
+            flags: BITMAP_TOP_DOWN,
+            width: w,
+            height: h,
+            stride: 1,
+            palette: PaletteRef::None,
+            data: rows,
+        }),
+    }
+}
+
+fn masked_fill<'a>(bbox: Rect, clip: Clip, mask: QMask<'a>, color: u32) -> DisplayMessage<'a> {
+    DisplayMessage::Draw(Draw {
+        base: DisplayBase { surface_id: 0, bbox, clip },
+        op: DrawOp::Fill(Fill { brush: Brush::Solid(color), rop: ropd::OP_PUT, mask }),
+    })
+}
+
+#[test]
+fn masks_restrict_draws_in_both_bit_orders_and_inverted() {
+    let mut c = canvas();
+    c.apply(&create(0, 4, 2)).unwrap();
+    // 1BIT_BE: leftmost pixel in bit 7. Row 0: x=0 and x=2 set; row 1: x=1.
+    let rows = [0b1010_0000, 0b0100_0000];
+    let m = QMask { flags: 0, pos: Point { x: 0, y: 0 }, bitmap: Some(mask_image(1, 0, 2, 3, 2, &rows)) };
+    let change = c.apply(&masked_fill(rect(1, 0, 4, 2), Clip::None, m, 0x11)).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0, 0x11, 0, 0x11, 0, 0, 0x11, 0]);
+    assert_eq!(change, Some(Change::Drawn { surface: 0, area: Area { left: 1, top: 0, right: 4, bottom: 2 } }));
+    // 1BIT_LE, inverted, offset by pos (1, 0) and clipped to column 1: mask column 1 lands on surface column 0.
+    let rows = [0b0000_0010, 0b0000_0000];
+    let m = QMask { flags: 1, pos: Point { x: 1, y: 0 }, bitmap: Some(mask_image(2, 0, 1, 3, 2, &rows)) };
+    let clip = Clip::Rects(vec![rect(0, 0, 2, 2)]);
+    c.apply(&masked_fill(rect(0, 0, 4, 2), clip, m, 0x22)).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0, 0x22, 0, 0x11, 0x22, 0x22, 0x11, 0]);
+    // A mask that is not 1 bit per pixel is refused.
+    let px = bytes(&[1]);
+    let m = QMask { flags: 0, pos: Point::default(), bitmap: Some(bitmap(3, 0, 1, 1, &px)) };
+    assert!(matches!(c.apply(&masked_fill(rect(0, 0, 1, 1), Clip::None, m, 0)), Err(CanvasError::Invalid { .. })));
+}
+
+#[test]
+fn cached_masks_are_decoded_when_clipped_away_and_reused() {
+    let mut c = canvas();
+    c.apply(&create(0, 2, 1)).unwrap();
+    let rows = [0b0100_0000];
+    let m = QMask { flags: 0, pos: Point::default(), bitmap: Some(mask_image(9, IMAGE_CACHE_ME, 2, 2, 1, &rows)) };
+    assert_eq!(c.apply(&masked_fill(rect(5, 5, 7, 6), Clip::None, m, 0x33)), Ok(None));
+    let cached = Image {
+        descriptor: ImageDescriptor { id: 9, image_type: 103, flags: 0, width: 2, height: 1 },
+        data: ImageData::FromCache,
+    };
+    let m = QMask { flags: 0, pos: Point::default(), bitmap: Some(cached) };
+    c.apply(&masked_fill(rect(0, 0, 2, 1), Clip::None, m, 0x33)).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0, 0x33]);
+}
+
+#[test]
+fn rop3_combines_brush_source_and_destination_within_the_clip() {
+    let mut c = canvas();
+    c.apply(&create(0, 3, 1)).unwrap();
+    c.apply(&fill(0, rect(0, 0, 3, 1), Clip::None, 0x0f_0f0f)).unwrap();
+    let px = bytes(&[0x00_ff00, 0x00_00ff, 0x11_1111]);
+    let draw = DisplayMessage::Draw(Draw {
+        base: DisplayBase { surface_id: 0, bbox: rect(0, 0, 3, 1), clip: Clip::Rects(vec![rect(0, 0, 2, 1)]) },
+        op: DrawOp::Rop3(crate::protocol::display::draw::Rop3 {
+            src: bitmap(1, 0, 3, 1, &px),
+            src_area: rect(0, 0, 3, 1),
+            brush: Brush::Solid(0xff_0000),
+            rop3: 0x96, // P xor S xor D
+            scale_mode: ScaleMode::Nearest,
+            mask: QMask::default(),
+        }),
+    });
+    c.apply(&draw).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0xf0_f00f, 0xf0_0ff0, 0x0f_0f0f]);
+}
+
+#[test]
+fn solid_brushes_on_sixteen_bit_surfaces_are_pixels_of_the_surface_format() {
+    let mut c = canvas();
+    let create16 = |id, format| {
+        DisplayMessage::SurfaceCreate(SurfaceCreate { surface_id: id, width: 2, height: 1, format, flags: 0 })
+    };
+    c.apply(&create16(1, SurfaceFormat::Rgb565)).unwrap();
+    c.apply(&create16(2, SurfaceFormat::Rgb555)).unwrap();
+    c.apply(&fill(1, rect(0, 0, 2, 1), Clip::None, 0xf800)).unwrap();
+    c.apply(&fill(2, rect(0, 0, 2, 1), Clip::None, 0x03e0)).unwrap();
+    assert_eq!(rgb(&c, 1), vec![0xff_0000; 2]);
+    assert_eq!(rgb(&c, 2), vec![0x00_ff00; 2]);
+}
+
+#[test]
+fn alpha_blend_and_transparent_draw_through_the_clip() {
+    let mut c = canvas();
+    c.apply(&create(0, 3, 1)).unwrap();
+    c.apply(&fill(0, rect(0, 0, 3, 1), Clip::None, 0x80_8080)).unwrap();
+    let px = bytes(&[0xff_0000, 0x12_3456, 0x00_00ff]);
+    let blend = |alpha: u8, clip: Clip| {
+        DisplayMessage::Draw(Draw {
+            base: DisplayBase { surface_id: 0, bbox: rect(0, 0, 3, 1), clip },
+            op: DrawOp::AlphaBlend(crate::protocol::display::draw::AlphaBlend {
+                alpha_flags: 0,
+                alpha,
+                src: bitmap(1, 0, 3, 1, &px),
+                src_area: rect(0, 0, 3, 1),
+            }),
+        })
+    };
+    assert_eq!(c.apply(&blend(0, Clip::None)), Ok(None));
+    c.apply(&blend(128, Clip::Rects(vec![rect(0, 0, 1, 1)]))).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0xc0_4040, 0x80_8080, 0x80_8080]);
+    let key = DisplayMessage::Draw(Draw {
+        base: base(0, rect(0, 0, 3, 1)),
+        op: DrawOp::Transparent(crate::protocol::display::draw::Transparent {
+            src: bitmap(2, 0, 3, 1, &px),
+            src_area: rect(0, 0, 3, 1),
+            src_color: 0x12_3456,
+            true_color: 0,
+        }),
+    });
+    c.apply(&key).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0xff_0000, 0x80_8080, 0x00_00ff]);
+}
+
+#[test]
+fn composite_through_an_a8_surface_mask() {
+    let mut c = canvas();
+    c.apply(&create(0, 2, 1)).unwrap();
+    let a8 = DisplayMessage::SurfaceCreate(SurfaceCreate {
+        surface_id: 1,
+        width: 2,
+        height: 1,
+        format: SurfaceFormat::A8,
+        flags: 0,
+    });
+    c.apply(&a8).unwrap();
+    // A fill on an A8 surface sets full alpha.
+    c.apply(&fill(1, rect(0, 0, 1, 1), Clip::None, 0)).unwrap();
+    assert_eq!(c.surface(1).unwrap().pixels, vec![0xff00_0000, 0]);
+    let px = bytes(&[0xff_0000]);
+    let a8_image = Image {
+        descriptor: ImageDescriptor { id: 0, image_type: 104, flags: 0, width: 2, height: 1 },
+        data: ImageData::Surface(1),
+    };
+    let composite = |flags: u32| {
+        DisplayMessage::Draw(Draw {
+            base: base(0, rect(0, 0, 2, 1)),
+            op: DrawOp::Composite(crate::protocol::display::draw::Composite {
+                flags,
+                src: bitmap(1, 0, 1, 1, &px),
+                mask: Some(a8_image.clone()),
+                src_transform: None,
+                mask_transform: None,
+                src_origin: Default::default(),
+                mask_origin: Default::default(),
+            }),
+        })
+    };
+    // OVER (3), the 1×1 source repeated (normal, bit 14), the mask as it is.
+    c.apply(&composite(3 | 1 << 14 | 1 << 19)).unwrap();
+    assert_eq!(rgb(&c, 0), vec![0xff_0000, 0]);
+    assert_eq!(c.apply(&composite(3 | 1 << 18)), Err(CanvasError::Unsupported("composite with component alpha")));
+}
+
+#[test]
+fn a_clip_of_16384_rects_is_drawn_promptly_by_every_op() {
+    let mut c = canvas();
+    c.apply(&create(0, 2048, 2048)).unwrap();
+    // 16384 small rectangles spread over the surface, many overlapping.
+    let rects: Vec<Rect> = (0..16_384)
+        .map(|i| {
+            let (x, y) = ((i * 7) % 2040, (i * 13) % 2040);
+            rect(x, y, x + 8, y + 2)
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    c.apply(&fill(0, rect(0, 0, 2048, 2048), Clip::Rects(rects.clone()), 0x11)).unwrap();
+    let huge = i32::MAX >> 4;
+    let stroke = DisplayMessage::Draw(Draw {
+        base: DisplayBase { surface_id: 0, bbox: rect(0, 0, 2048, 2048), clip: Clip::Rects(rects) },
+        op: DrawOp::Stroke(crate::protocol::display::draw::Stroke {
+            path: vec![crate::protocol::display::draw::PathSegment {
+                flags: 1 | 2,
+                points: vec![(-huge << 4, -huge << 4), (huge << 4, huge << 4), (0, huge << 4)],
+            }],
+            line_flags: 0,
+            style: vec![],
+            brush: Brush::Solid(0x22),
+            fore_mode: ropd::OP_XOR,
+            back_mode: ropd::OP_PUT,
+        }),
+    });
+    c.apply(&stroke).unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(20), "{:?}", start.elapsed());
+}
+
+#[test]
+fn pattern_brushes_of_strokes_and_text_that_land_nowhere_are_still_cached() {
+    let mut c = canvas();
+    c.apply(&create(0, 2, 1)).unwrap();
+    let px = bytes(&[5]);
+    let stroke = DisplayMessage::Draw(Draw {
+        base: base(0, rect(10, 10, 20, 20)),
+        op: DrawOp::Stroke(crate::protocol::display::draw::Stroke {
+            path: vec![],
+            line_flags: 0,
+            style: vec![],
+            brush: Brush::Pattern { image: bitmap(41, IMAGE_CACHE_ME, 1, 1, &px), pos: Point::default() },
+            fore_mode: ropd::OP_PUT,
+            back_mode: ropd::OP_PUT,
+        }),
+    });
+    assert_eq!(c.apply(&stroke), Ok(None));
+    let text = DisplayMessage::Draw(Draw {
+        base: base(0, rect(10, 10, 20, 20)),
+        op: DrawOp::Text(crate::protocol::display::draw::Text {
+            string_flags: 0,
+            glyphs: vec![],
+            back_area: rect(0, 0, 0, 0),
+            fore_brush: Brush::Solid(0),
+            back_brush: Brush::Pattern { image: bitmap(42, IMAGE_CACHE_ME, 1, 1, &px), pos: Point::default() },
+            fore_mode: ropd::OP_PUT,
+            back_mode: ropd::OP_PUT,
+        }),
+    });
+    assert_eq!(c.apply(&text), Ok(None));
+    assert!(c.session.pixmaps().get(41).is_some() && c.session.pixmaps().get(42).is_some());
+}
+
 /// A 16×8 baseline JPEG (left half red, right half blue, bottom two rows white) made with ImageMagick.
 const FRAME_JPEG: &[u8] = include_bytes!("../../tests/fixtures/display/stream/frame.jpg");
 
