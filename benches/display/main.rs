@@ -250,14 +250,15 @@ fn report(rows: &[Row], first: Option<(f64, Option<f64>)>, runs: usize) -> Strin
     out.push_str("\n### First frame: `ryll --screenshot` against `spicy-screenshot`\n\n");
     match first {
         Some((ours, Some(theirs))) => out.push_str(&format!(
-            "QEMU 7.2 `-vga std`, the fixtures' 640×400 boot-sector picture, `image-compression=auto_glz`; wall time \
-             from starting the client to a written file, median of {runs} alternating runs each.\n\n\
+            "QEMU 7.2 `-vga std`, the fixtures' 640×400 boot-sector picture, `image-compression=auto_glz`;\n\
+             wall time from starting the client to a written file, median of {runs} alternating runs each.\n\n\
              | client | seconds | ratio to spicy-screenshot |\n| --- | --- | --- |\n\
              | ryll --screenshot --settle-ms 0 | {ours:.3} | {:.2} |\n| spicy-screenshot | {theirs:.3} | 1.00 |\n",
             ours / theirs
         )),
         Some((ours, None)) => out.push_str(&format!(
-            "ryll: {ours:.3} s (median of {runs}); spicy-screenshot is not installed (Debian spice-client-gtk), so no ratio.\n"
+            "ryll: {ours:.3} s (median of {runs}); spicy-screenshot is not installed (Debian spice-client-gtk), \
+             so no ratio.\n"
         )),
         None => out.push_str("QEMU is not available: not measured.\n"),
     }
