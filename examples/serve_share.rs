@@ -63,14 +63,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let server =
-        match ShareServer::new(ShareConfig { root: args.root, read_only: args.read_only, private: args.private }) {
-            Ok(server) => server,
-            Err(e) => {
-                eprintln!("serve_share: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let server = match ShareServer::new(ShareConfig {
+        root: args.root,
+        read_only: args.read_only,
+        private: args.private,
+        protection: Default::default(),
+    }) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("serve_share: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let listener = match TcpListener::bind(addr).await {
         Ok(listener) => listener,

@@ -1,5 +1,6 @@
 //! Command-line arguments.
 
+use crate::channels::compression::ShareCompression;
 use crate::channels::webdav::WebdavConfig;
 use crate::connect::addr::format_addr;
 use crate::connect::dial::{TlsEndpoint, Transport};
@@ -10,9 +11,13 @@ use crate::connect::tls::{TlsConfig, TlsOptions, TlsSetupError};
 use crate::connect::uri::{self, UriError};
 use crate::connect::vv::{self, VvError};
 use crate::headless::{HeadlessOptions, Screenshot};
+use crate::input::script::InputAction;
 use crate::protocol::display::client::ImageCompression;
 use crate::session::display::DisplayConfig;
+use crate::session::remember::{RememberConfig, RememberMode};
 use crate::session::SessionConfig;
+use crate::webdav::named::{check_shares, parse_share_spec, NamedShare};
+use crate::webdav::protect::{PatternError, Protection};
 use crate::webdav::server::ShareConfig;
 use crate::webdav::share_dir::{self, ShareDirError};
 use clap::Parser;
@@ -24,10 +29,12 @@ use std::time::Duration;
 #[command(
     name = "ryll",
     version,
+    group(clap::ArgGroup::new("any_share").args(["share_dir", "shares"]).multiple(true)),
     about = "A SPICE client that shares a local folder with the virtual machine over WebDAV",
     after_help = "Examples:\n  ryll --direct vmhost:5900 --headless --share-dir ~/Documents\n  \
                   RYLL_PASSWORD=secret ryll --direct 127.0.0.1:5930 --headless --share-dir ./build --share-dir-ro\n  \
                   ryll console.vv --headless --share-dir ~/Documents\n  \
+                  ryll console.vv --headless --share docs=$HOME/Documents --share music=$HOME/Music:ro\n  \
                   ryll spice+tls://vmhost:5901 --ca-file ca-cert.pem --headless --share-dir ~/Documents\n\n\
                   Connecting (TLS, .vv files, URIs, proxies): docs/configuration.md.\n\
                   The guest needs spice-webdavd (Linux: package spice-webdavd; Windows: spice-webdavd installer);\n\
@@ -85,9 +92,42 @@ pub struct Cli {
     #[arg(long, requires = "share_dir")]
     pub share_dir_ro: bool,
 
+    /// Share the directory PATH as the folder NAME (repeatable): the guest's root then holds one folder per
+    /// share, and cannot itself be changed. `:ro` makes that share read-only. Cannot be combined with --share-dir.
+    #[arg(long = "share", value_name = "NAME=PATH[:ro]", conflicts_with = "share_dir")]
+    pub shares: Vec<String>,
+
     /// Create files and folders in the share readable by you only (0600/0700) instead of following your umask.
-    #[arg(long, requires = "share_dir")]
+    #[arg(long)]
     pub share_private: bool,
+
+    /// Hide GLOB from the guest as a credential store: never listed, read, written, moved or locked (repeatable;
+    /// adds to the defaults in docs/security.md; a GLOB without a leading / matches at any depth).
+    #[arg(long, value_name = "GLOB")]
+    pub share_exclude: Vec<String>,
+
+    /// Make GLOB read-only for the guest even in a read-write share, like the default login and autostart files
+    /// (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub share_protect: Vec<String>,
+
+    /// Drop the default protection (credential stores hidden, login files read-only): a guest given your home
+    /// folder can then read your keys and make your next login run its code.
+    #[arg(long)]
+    pub share_unprotected: bool,
+
+    /// Remember the share for this VM (keyed by its UUID, or its name and the server address): later connects
+    /// without a share flag share the folder again. Stored in $XDG_CONFIG_HOME/ryll/remembered-shares.toml.
+    #[arg(long, requires = "any_share", conflicts_with_all = ["no_remember", "forget"])]
+    pub remember: bool,
+
+    /// Neither read nor write the remembered shares: share only what the command line says.
+    #[arg(long, conflicts_with = "forget")]
+    pub no_remember: bool,
+
+    /// Forget the shares remembered for this VM (once it is known) and share none of them.
+    #[arg(long)]
+    pub forget: bool,
 
     /// Most guest connections served at once; more get "503 Service Unavailable".
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
@@ -97,8 +137,13 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub stall_limit: u64,
 
-    /// Use LZ4 compression on the WebDAV channel (off by default: see docs/performance.md).
-    #[arg(long)]
+    /// LZ4 on the WebDAV channel: `auto` uses it where the link, not the CPU, limits a transfer and the data
+    /// compresses (see docs/performance.md); `always` and `never` force it.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ShareCompressionArg::Auto)]
+    pub share_compression: ShareCompressionArg,
+
+    /// The same as `--share-compression always` (kept for older scripts).
+    #[arg(long, hide = true)]
     pub webdav_lz4: bool,
 
     /// Connect, wait until the guest's screen has settled (its first full frame, then --settle-ms without a
@@ -117,6 +162,61 @@ pub struct Cli {
     /// Ask the server for this image compression on the display channel (default: the server's setting).
     #[arg(long, value_enum, value_name = "KIND")]
     pub image_compression: Option<CompressionArg>,
+
+    /// Type TEXT into the guest with key strokes of a US keyboard once the inputs channel is linked, then exit 0
+    /// (after --screenshot, if given). Repeatable; runs in command-line order with --send-keys and --click.
+    #[arg(long = "type", value_name = "TEXT")]
+    pub type_text: Vec<String>,
+
+    /// Press a key combination, such as ctrl+alt+del, ctrl+alt+f2, print or pause (key names: docs/usage.md).
+    /// Repeatable.
+    #[arg(long, value_name = "COMBO")]
+    pub send_keys: Vec<String>,
+
+    /// Click at X,Y of the guest's screen (surface pixels), with BUTTON left (default), middle, right, up, down,
+    /// side or extra. Exact in client mouse mode (a usb-tablet or a guest agent). Repeatable.
+    #[arg(long, value_name = "X,Y[,BUTTON]")]
+    pub click: Vec<String>,
+
+    /// Milliseconds between the key strokes and clicks of --type, --send-keys and --click.
+    #[arg(long, value_name = "MS", default_value_t = 20)]
+    pub input_delay_ms: u64,
+
+    /// --type, --send-keys and --click values in command-line order (filled by [`Cli::parse_ordered`]).
+    #[arg(skip)]
+    pub input_order: Vec<(InputFlag, String)>,
+}
+
+/// Which input flag a scripted step came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFlag {
+    /// `--type`.
+    Type,
+    /// `--send-keys`.
+    SendKeys,
+    /// `--click`.
+    Click,
+}
+
+/// `--share-compression` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShareCompressionArg {
+    /// Decide from the measured link rate and how well the data compresses.
+    Auto,
+    /// Offer LZ4 and compress every frame that gets smaller.
+    Always,
+    /// No LZ4.
+    Never,
+}
+
+impl From<ShareCompressionArg> for ShareCompression {
+    fn from(a: ShareCompressionArg) -> Self {
+        match a {
+            ShareCompressionArg::Auto => ShareCompression::Auto,
+            ShareCompressionArg::Always => ShareCompression::Always,
+            ShareCompressionArg::Never => ShareCompression::Never,
+        }
+    }
 }
 
 /// `--image-compression` values (SpiceImageCompression).
@@ -163,9 +263,18 @@ pub enum ConfigError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A `--share-exclude` or `--share-protect` pattern is refused.
+    #[error("--share-exclude/--share-protect: {0}")]
+    Protection(#[from] PatternError),
     /// The shared directory is unusable.
     #[error("--share-dir {0}")]
     ShareDir(#[from] ShareDirError),
+    /// A `--share` value is unusable.
+    #[error("--share {0}")]
+    NamedShare(String),
+    /// `--share-private` without a share.
+    #[error("--share-private needs --share-dir or --share")]
+    PrivateWithoutShare,
     /// Not exactly one connection source.
     #[error(
         "{0}: give exactly one of --direct HOST:PORT[:TLS_PORT], --file FILE.vv, or a .vv file or spice:// URI \
@@ -190,9 +299,58 @@ pub enum ConfigError {
     /// TLS cannot be set up.
     #[error("{0}")]
     Tls(#[from] TlsSetupError),
+    /// `--type`, `--send-keys` or `--click` is malformed.
+    #[error("{0}")]
+    Input(String),
 }
 
 impl Cli {
+    /// Parses the process arguments like `Cli::parse`, keeping the order of the input flags.
+    pub fn parse_ordered() -> Cli {
+        Self::parse_ordered_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `args` (the first is the program name), keeping the order of the input flags.
+    pub fn parse_ordered_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        let mut order = Vec::new();
+        for (id, flag) in
+            [("type_text", InputFlag::Type), ("send_keys", InputFlag::SendKeys), ("click", InputFlag::Click)]
+        {
+            let (Some(idx), Some(values)) = (matches.indices_of(id), matches.get_many::<String>(id)) else { continue };
+            order.extend(idx.zip(values).map(|(i, v)| (i, flag, v.clone())));
+        }
+        order.sort_by_key(|(i, ..)| *i);
+        cli.input_order = order.into_iter().map(|(_, f, v)| (f, v)).collect();
+        Ok(cli)
+    }
+
+    /// The input script of --type, --send-keys and --click, in command-line order.
+    pub fn input_actions(&self) -> Result<Vec<InputAction>, ConfigError> {
+        let listed: Vec<(InputFlag, String)> = if self.input_order.is_empty() {
+            let typed = self.type_text.iter().map(|v| (InputFlag::Type, v.clone()));
+            let keys = self.send_keys.iter().map(|v| (InputFlag::SendKeys, v.clone()));
+            typed.chain(keys).chain(self.click.iter().map(|v| (InputFlag::Click, v.clone()))).collect()
+        } else {
+            self.input_order.clone()
+        };
+        listed
+            .iter()
+            .map(|(flag, v)| match flag {
+                InputFlag::Type => InputAction::typed(v).map_err(|e| format!("--type: {e}")),
+                InputFlag::SendKeys => InputAction::combo(v).map_err(|e| format!("--send-keys: {e}")),
+                InputFlag::Click => InputAction::click(v),
+            })
+            .collect::<Result<_, _>>()
+            .map_err(ConfigError::Input)
+    }
+
     /// Builds the session configuration: resolves the connection source, reads the password, loads the TLS
     /// settings and checks the share directory.
     pub fn session_config(&self) -> Result<SessionConfig, ConfigError> {
@@ -281,15 +439,28 @@ impl Cli {
                 None
             }
         };
+        let protection = Protection::from_flags(self.share_unprotected, &self.share_exclude, &self.share_protect)?;
+        if self.share_unprotected {
+            tracing::warn!(
+                "--share-unprotected: the guest can read your keys and change your login files in a shared home \
+                 folder"
+            );
+        }
         let share = match &self.share_dir {
             Some(path) => Some(ShareConfig {
                 root: share_dir::check(path)?,
                 read_only: self.share_dir_ro,
                 private: self.share_private,
+                protection: protection.clone(),
             }),
             None => None,
         };
+        let shares = self.named_shares(&protection)?;
+        if self.share_private && share.is_none() && shares.is_empty() {
+            return Err(ConfigError::PrivateWithoutShare);
+        }
         tracing::debug!("connection target: {}", target.describe());
+        let has_input = !self.input_actions()?.is_empty();
         Ok(SessionConfig {
             addr: target.port.map(|p| format_addr(&target.host, p)).unwrap_or_default(),
             password,
@@ -301,26 +472,67 @@ impl Cli {
             title: target.title.clone(),
             capture_dir: self.capture.clone(),
             share,
+            shares,
             webdav: WebdavConfig {
                 max_clients: self.max_guest_connections.into(),
                 stall_limit: Duration::from_secs(self.stall_limit),
-                lz4: self.webdav_lz4,
+                compression: if self.webdav_lz4 { ShareCompression::Always } else { self.share_compression.into() },
+                protection,
             },
+            inputs: !self.runs_headless() || has_input,
+            remember: self.remember_config(),
             display: DisplayConfig {
-                enabled: self.screenshot.is_some(),
+                enabled: self.screenshot.is_some() || !self.runs_headless(),
                 compression: self.image_compression.map(ImageCompression::from),
             },
         })
     }
 
-    /// Whether to run without a window (`--headless`, or a `--screenshot`).
+    /// The `--share NAME=PATH[:ro]` shares: names checked and unique, paths existing directories.
+    fn named_shares(&self, protection: &Protection) -> Result<Vec<NamedShare>, ConfigError> {
+        let mut out = Vec::with_capacity(self.shares.len());
+        for spec in &self.shares {
+            let (name, path, read_only) = parse_share_spec(spec).map_err(|e| ConfigError::NamedShare(e.to_string()))?;
+            let root = share_dir::check(&path).map_err(|e| ConfigError::NamedShare(format!("{name}: {e}")))?;
+            let mut share = NamedShare::new(name, root, read_only, protection.clone());
+            share.config.private = self.share_private;
+            out.push(share);
+        }
+        check_shares(out.iter().map(|s| s.name.as_str())).map_err(|e| ConfigError::NamedShare(e.to_string()))?;
+        Ok(out)
+    }
+
+    /// The remembered shares' file and mode: `None` with `--no-remember` or when there is no config directory.
+    fn remember_config(&self) -> Option<RememberConfig> {
+        if self.no_remember {
+            return None;
+        }
+        let Some(file) = crate::remember::default_file() else {
+            tracing::warn!("remembered shares are off: no config directory (set HOME or XDG_CONFIG_HOME)");
+            return None;
+        };
+        let mode = match (self.remember, self.forget) {
+            (true, _) => RememberMode::Save,
+            (false, true) => RememberMode::Forget,
+            (false, false) => RememberMode::Restore,
+        };
+        Some(RememberConfig { store: crate::remember::store::Store::new(file), mode })
+    }
+
+    /// Whether to run without a window (`--headless`, `--screenshot`, or an input script).
     pub fn runs_headless(&self) -> bool {
-        self.headless || self.screenshot.is_some()
+        self.headless
+            || self.screenshot.is_some()
+            || !self.type_text.is_empty()
+            || !self.send_keys.is_empty()
+            || !self.click.is_empty()
     }
 
     /// What the headless front end does besides running the session.
     pub fn headless_options(&self) -> HeadlessOptions {
         HeadlessOptions {
+            input: self.input_actions().unwrap_or_default(),
+            input_delay: Duration::from_millis(self.input_delay_ms),
             screenshot: self.screenshot.clone().map(|path| Screenshot {
                 path,
                 timeout: Duration::from_secs(self.screenshot_timeout),
@@ -348,6 +560,72 @@ mod tests {
         assert!(share.read_only);
         assert!(share.root.is_absolute());
         assert_eq!(cfg.webdav.max_clients, 256);
+    }
+
+    #[test]
+    fn protection_flags_add_to_or_drop_the_defaults() {
+        use crate::webdav::protect::Access;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let cfg = parse(&["--direct", "h:1", "--share-dir", d]).unwrap().session_config().unwrap();
+        let share = cfg.share.unwrap();
+        assert_eq!(share.protection.access(b"/.ssh/id_rsa"), Access::Hidden);
+        assert_eq!(share.protection, cfg.webdav.protection);
+        let args = ["--direct", "h:1", "--share-dir", d, "--share-exclude", "*.kdbx", "--share-protect", "/bin"];
+        let cfg = parse(&args).unwrap().session_config().unwrap();
+        let p = cfg.share.unwrap().protection;
+        assert_eq!(p.access(b"/vault/pw.KDBX"), Access::Hidden);
+        assert_eq!(p.access(b"/bin/ls"), Access::ReadOnly);
+        assert_eq!(p.access(b"/.bashrc"), Access::ReadOnly);
+        let cfg = parse(&["--direct", "h:1", "--share-unprotected", "--share-exclude", "/x"]).unwrap();
+        let p = cfg.session_config().unwrap().webdav.protection;
+        assert_eq!((p.access(b"/.ssh/id_rsa"), p.access(b"/x/y")), (Access::Open, Access::Hidden));
+        let bad = parse(&["--direct", "h:1", "--share-exclude", "**"]).unwrap().session_config();
+        assert!(matches!(bad, Err(ConfigError::Protection(_))), "{bad:?}");
+    }
+
+    #[test]
+    fn parses_named_shares() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a_arg, b_arg) = (format!("docs={}", a.path().display()), format!("music={}:ro", b.path().display()));
+        let args = ["--direct", "h:1", "--share", &a_arg, "--share", &b_arg, "--share-private"];
+        let cfg = parse(&args).unwrap().session_config().unwrap();
+        assert!(cfg.share.is_none());
+        let got: Vec<(&str, bool, bool)> =
+            cfg.shares.iter().map(|s| (s.name.as_str(), s.config.read_only, s.config.private)).collect();
+        assert_eq!(got, [("docs", false, true), ("music", true, true)]);
+        assert!(cfg.shares.iter().all(|s| s.config.root.is_absolute()));
+        assert_eq!(cfg.shares[0].config.protection, cfg.webdav.protection);
+
+        let dir = a.path().display();
+        let with_dir = ["--direct", "h:1", "--share", &a_arg, "--share-dir", &dir.to_string()];
+        assert!(parse(&with_dir).is_err(), "--share and --share-dir do not mix");
+        for bad in [format!("a/b={dir}"), format!("..={dir}"), format!("={dir}"), "docs=".into(), dir.to_string()] {
+            let cli = parse(&["--direct", "h:1", "--share", &bad]).unwrap();
+            assert!(matches!(cli.session_config(), Err(ConfigError::NamedShare(_))), "{bad}");
+        }
+        let dup = parse(&["--direct", "h:1", "--share", &a_arg, "--share", &a_arg]).unwrap().session_config();
+        assert!(matches!(&dup, Err(ConfigError::NamedShare(e)) if e.contains("two shares")), "{dup:?}");
+        let missing = parse(&["--direct", "h:1", "--share", "x=/definitely/not/here"]).unwrap().session_config();
+        assert!(matches!(&missing, Err(ConfigError::NamedShare(e)) if e.starts_with("x: ")), "{missing:?}");
+        let private = parse(&["--direct", "h:1", "--share-private"]).unwrap().session_config();
+        assert!(matches!(private, Err(ConfigError::PrivateWithoutShare)));
+    }
+
+    #[test]
+    fn remember_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let mode = |args: &[&str]| parse(args).unwrap().remember_config().map(|c| c.mode);
+        assert_eq!(mode(&["--direct", "h:1"]), Some(RememberMode::Restore));
+        assert_eq!(mode(&["--direct", "h:1", "--share-dir", d, "--remember"]), Some(RememberMode::Save));
+        assert_eq!(mode(&["--direct", "h:1", "--forget"]), Some(RememberMode::Forget));
+        assert_eq!(mode(&["--direct", "h:1", "--no-remember"]), None);
+        let file = parse(&["--direct", "h:1"]).unwrap().remember_config().unwrap().store.file().to_path_buf();
+        assert!(file.ends_with("ryll/remembered-shares.toml"), "{}", file.display());
+        assert!(parse(&["--direct", "h:1", "--remember"]).is_err(), "--remember needs a share");
+        assert!(parse(&["--direct", "h:1", "--share-dir", d, "--remember", "--no-remember"]).is_err());
+        assert!(parse(&["--direct", "h:1", "--forget", "--no-remember"]).is_err());
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The headless front end: runs a session, logs what happens (through [`crate::event_log`]), and stops on
-//! SIGINT/SIGTERM, or, with `--screenshot`, once the guest's screen is written (see [`crate::screenshot`]).
-//! SIGUSR1 stops sharing, and the next SIGUSR1 shares the `--share-dir` folder again (to stop and start a share in
-//! a running session, as the window's Folders panel does).
+//! SIGINT/SIGTERM, or, with `--screenshot`, once the guest's screen is written (see [`crate::screenshot`]), or,
+//! with an input script (`--type`, `--send-keys`, `--click`), once it is sent (see [`crate::scripted_input`]).
+//! SIGUSR1 stops sharing, and the next SIGUSR1 shares the `--share-dir` folder (or the `--share` shares, or the
+//! remembered folder) again (to stop and start a share in a running session, as the window's Folders panel does).
 
 use crate::event_log::{log_end, log_event};
+use crate::input::script::InputAction;
 use crate::screenshot::{ScreenWait, WaitOutcome};
+use crate::scripted_input::run_script;
 use crate::session::{self, SessionCommand, SessionConfig, SessionEnd, SessionEvent};
+use crate::webdav::server::ShareConfig;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,6 +20,10 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 pub struct HeadlessOptions {
     /// Write the guest's settled screen and exit.
     pub screenshot: Option<Screenshot>,
+    /// Send these inputs (`--type`, `--send-keys`, `--click`), then exit (after the screenshot, if any).
+    pub input: Vec<InputAction>,
+    /// The pause between scripted input events.
+    pub input_delay: Duration,
 }
 
 /// `--screenshot`: where to write, how long to wait, and how long the screen must stay still.
@@ -51,7 +59,10 @@ pub async fn run(config: SessionConfig, options: HeadlessOptions) -> ExitCode {
     if let Some(title) = &config.title {
         tracing::info!("session: {title}");
     }
-    let share = config.share.clone();
+    // What SIGUSR1 shares again: the command line's share or shares, or the first one started (a remembered share).
+    let mut share = config.share.clone();
+    let shares = config.shares.clone();
+    let protection = config.webdav.protection.clone();
     let mut handle = session::start(config);
     let mut sigterm = watch(SignalKind::terminate(), "SIGTERM");
     let mut sigusr1 = watch(SignalKind::user_defined1(), "SIGUSR1");
@@ -61,14 +72,25 @@ pub async fn run(config: SessionConfig, options: HeadlessOptions) -> ExitCode {
     let mut verdict: Option<ExitCode> = None;
     let mut stopping = false;
     let mut sharing = false;
+    let scripted = !options.input.is_empty();
+    let mut script_done = !scripted;
+    let script = run_script(handle.shared.clone(), options.input, options.input_delay);
+    tokio::pin!(script);
     loop {
         tokio::select! {
             ev = handle.events.recv() => {
                 let Some(ev) = ev else { return ExitCode::FAILURE };
                 match &ev {
                     SessionEvent::Ended(end) => return ended(end, screen.as_ref(), verdict),
-                    SessionEvent::SharingStarted { .. } => sharing = true,
+                    SessionEvent::SharingStarted { root, read_only } => {
+                        sharing = true;
+                        if share.is_none() {
+                            let (root, read_only, protection) = (root.clone(), *read_only, protection.clone());
+                            share = Some(ShareConfig { root, read_only, private: false, protection });
+                        }
+                    }
                     SessionEvent::SharingStopped => sharing = false,
+                    SessionEvent::SharesChanged(list) => sharing = !list.is_empty(),
                     _ => {}
                 }
                 if let Some(wait) = screen.as_mut() {
@@ -78,8 +100,25 @@ pub async fn run(config: SessionConfig, options: HeadlessOptions) -> ExitCode {
             }
             // Checked at every change of the screen (MARK, draws) and at least every SCREEN_POLL for the quiet
             // period and the timeout.
+            result = &mut script, if !script_done => {
+                script_done = true;
+                match result {
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        verdict = Some(ExitCode::FAILURE);
+                    }
+                    Ok(()) if screen.is_none() => {
+                        tracing::info!("input: script sent");
+                        verdict = Some(ExitCode::SUCCESS);
+                    }
+                    Ok(()) => continue,
+                }
+                stopping = true;
+                handle.disconnect().await;
+            }
+            // A screenshot with an input script is taken once the script has run.
             _ = async { tokio::select! { _ = poll.tick() => {}, _ = handle.shared.display.changed() => {} } },
-                if screen.is_some() && verdict.is_none() => {
+                if screen.is_some() && verdict.is_none() && script_done => {
                 let Some(wait) = screen.as_mut() else { continue };
                 let code = match wait.check(&handle.shared.display) {
                     WaitOutcome::Waiting => continue,
@@ -97,17 +136,19 @@ pub async fn run(config: SessionConfig, options: HeadlessOptions) -> ExitCode {
                 handle.disconnect().await;
             }
             _ = recv(&mut sigusr1), if !stopping => {
-                let cmd = match (&share, sharing) {
-                    (_, true) => Some(SessionCommand::StopSharing),
-                    (Some(cfg), false) => Some(SessionCommand::StartSharing(cfg.clone())),
-                    (None, false) => None,
+                let cmds: Vec<SessionCommand> = match (&share, sharing) {
+                    (_, true) => vec![SessionCommand::StopSharing],
+                    (Some(cfg), false) => vec![SessionCommand::StartSharing(cfg.clone())],
+                    // The --share shares, one by one (the first starts named sharing).
+                    (None, false) => shares.iter().cloned().map(SessionCommand::AddShare).collect(),
                 };
-                match cmd {
-                    Some(cmd) => {
-                        tracing::info!("SIGUSR1: {}", if sharing { "stopping the share" } else { "sharing again" });
-                        let _ = handle.commands.send(cmd).await;
-                    }
-                    None => tracing::warn!("SIGUSR1: nothing to share (no --share-dir given)"),
+                if cmds.is_empty() {
+                    tracing::warn!("SIGUSR1: nothing to share (no --share-dir or --share given)");
+                } else {
+                    tracing::info!("SIGUSR1: {}", if sharing { "stopping the share" } else { "sharing again" });
+                }
+                for cmd in cmds {
+                    let _ = handle.commands.send(cmd).await;
                 }
             }
             _ = tokio::signal::ctrl_c(), if !stopping => {

@@ -12,9 +12,12 @@
 //! - [`webdav`]: the WebDAV mux and the embedded WebDAV server for folder sharing.
 //! - [`log_limit`]: rate limits for log lines a peer can trigger.
 //! - [`capture`]: pcap capture of each channel's traffic.
+//! - [`bug_report`]: "Report this as a bug" bundles (recent log, capture, no secrets).
+//! - [`remember`]: the shares remembered per VM (a TOML file in the XDG config directory).
 
 #[cfg(feature = "gui")]
 pub mod app;
+pub mod bug_report;
 pub mod canvas;
 pub mod capture;
 pub mod channels;
@@ -23,9 +26,12 @@ pub mod codecs;
 pub mod connect;
 pub mod event_log;
 pub mod headless;
+pub mod input;
 pub mod log_limit;
 pub mod mem;
 pub mod protocol;
+pub mod remember;
 pub mod screenshot;
+pub mod scripted_input;
 pub mod session;
 pub mod webdav;

@@ -1,12 +1,14 @@
 //! The `ryll` binary: parses the command line and opens the window, or runs headless with `--headless`.
 
-use clap::Parser;
+use ryll::bug_report::{RecentLog, RecentLogWriter};
 use ryll::cli::Cli;
 use std::process::ExitCode;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_ordered();
     let level = match cli.verbose {
         0 => "info",
         1 => "debug",
@@ -14,12 +16,16 @@ fn main() -> ExitCode {
     };
     let filter = EnvFilter::try_from_env("RYLL_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("ryll={level},dav_server=warn,hyper=warn")));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // The terminal's output, and the same lines without colours into the ring bug reports take them from.
+    let terminal = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let recent = tracing_subscriber::fmt::layer()
+        .with_writer(RecentLogWriter(RecentLog::global()))
+        .with_target(false)
+        .with_ansi(false);
+    tracing_subscriber::registry().with(filter).with(terminal).with(recent).init();
 
     let config = match cli.session_config() {
         Ok(c) => c,

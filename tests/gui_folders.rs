@@ -156,14 +156,14 @@ fn share_sends_start_sharing_with_the_read_only_box() {
     h.get_by_label("Share").click();
     h.run();
     let root = dir.path().canonicalize().unwrap();
-    let want = ShareConfig { root: root.clone(), read_only: false, private: false };
+    let want = ShareConfig { root: root.clone(), read_only: false, private: false, protection: Default::default() };
     assert_eq!(h.state_mut().sent(), [SessionCommand::StartSharing(want)]);
 
     h.get_by_label("Read-only").click();
     h.run();
     h.get_by_label("Share").click();
     h.run();
-    let want = ShareConfig { root, read_only: true, private: false };
+    let want = ShareConfig { root, read_only: true, private: false, protection: Default::default() };
     assert_eq!(h.state_mut().sent(), [SessionCommand::StartSharing(want)]);
 }
 
@@ -219,6 +219,40 @@ fn stop_sharing_sends_stop() {
     h.get_by_label("Stop Sharing").click();
     h.run();
     assert_eq!(h.state_mut().sent(), [SessionCommand::StopSharing]);
+}
+
+#[test]
+fn the_remember_box_asks_the_session_and_shows_the_notice() {
+    use ryll::remember::RememberedShare;
+    use ryll::session::remember::RememberEvent;
+    let dir = tempfile::tempdir().unwrap();
+    // Remembering off (--no-remember): no box at all.
+    let mut h = harness(Panel::new(events(sharing(dir.path().to_path_buf()))));
+    h.run();
+    assert!(h.query_by_label("Remember for this VM").is_none());
+
+    let mut list = guest_ready();
+    list.push(SessionEvent::Remember(RememberEvent::Identified { key: "uuid:x".into(), remembering: false }));
+    let mut h = harness(Panel::new(events(list.clone())));
+    h.run();
+    assert!(h.get_by_label("Remember for this VM").accesskit_node().is_disabled(), "nothing shared yet");
+
+    let share = RememberedShare::for_folder(dir.path().to_path_buf(), false);
+    list.push(SessionEvent::Remember(RememberEvent::Restored(share.clone())));
+    list.push(SessionEvent::SharingStarted { root: dir.path().to_path_buf(), read_only: false });
+    let mut h = harness(Panel::new(events(list.clone())));
+    h.run();
+    assert!(has_text(&h, &format!("Sharing {} again, remembered for this VM", dir.path().display())));
+    h.get_by_label("Remember for this VM").click();
+    h.run();
+    assert_eq!(h.state_mut().sent(), [SessionCommand::Remember(true)]);
+    // The box follows the session's answer, not the click.
+    list.push(SessionEvent::Remember(RememberEvent::Saved(vec![share])));
+    let mut h = harness(Panel::new(events(list)));
+    h.run();
+    h.get_by_label("Remember for this VM").click();
+    h.run();
+    assert_eq!(h.state_mut().sent(), [SessionCommand::Remember(false)]);
 }
 
 fn request(method: &str, path: &str, bytes: u64) -> InFlightProgress {
@@ -290,7 +324,7 @@ fn sharing_the_home_folder_or_root_asks_first() {
     assert!(has_text(&h, "the whole filesystem (/)"));
     h.get_by_label("Share Anyway").click();
     h.run();
-    let want = ShareConfig { root: "/".into(), read_only: false, private: false };
+    let want = ShareConfig { root: "/".into(), read_only: false, private: false, protection: Default::default() };
     assert_eq!(h.state_mut().sent(), [SessionCommand::StartSharing(want)]);
 }
 
@@ -306,4 +340,76 @@ fn a_full_command_queue_is_reported_not_lost() {
     h.get_by_label("Stop Sharing").click();
     h.run();
     assert!(has_text(&h, "the session is busy"));
+}
+
+#[test]
+fn the_panel_shows_what_is_protected_and_when_protection_is_off() {
+    let mut h = harness(Panel::new(events(guest_ready())));
+    h.run();
+    let hidden = ryll::webdav::protect::DEFAULT_HIDDEN.len();
+    let read_only = ryll::webdav::protect::DEFAULT_READ_ONLY.len();
+    let title = format!("Protected: {hidden} hidden, {read_only} read-only");
+    assert!(has_text(&h, &title), "{title}");
+    h.get_by_label(&title).click();
+    h.run();
+    assert!(has_text(&h, ".ssh"), "the hidden list unfolds");
+    assert!(has_text(&h, ".config/autostart"), "the read-only list unfolds");
+
+    let mut panel = Panel::new(events(guest_ready()));
+    panel.panel.protection = ryll::webdav::protect::Protection::none();
+    let mut h = harness(panel);
+    h.run();
+    assert!(has_text(&h, "Protection is off"));
+}
+
+#[test]
+fn named_shares_are_listed_and_each_row_adds_removes_or_sets_read_only() {
+    use ryll::webdav::named::{NamedShare, ShareInfo};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let mut list = guest_ready();
+    let info = |name: &str, read_only| ShareInfo { name: name.into(), root: root.clone(), read_only };
+    list.push(SessionEvent::SharesChanged(vec![info("docs", false), info("music", true)]));
+    let mut p = Panel::new(events(list));
+    p.panel.path = dir.path().display().to_string();
+    let mut h = harness(p);
+    h.run();
+    assert!(has_text(&h, "Sharing active"), "named shares are sharing");
+    assert!(has_text(&h, "/docs/") && has_text(&h, "/music/"));
+    let removes: Vec<_> = h.query_all_by_label("Remove").collect();
+    assert_eq!(removes.len(), 2);
+    removes[1].click();
+    h.run();
+    assert_eq!(h.state_mut().sent(), [SessionCommand::RemoveShare("music".into())]);
+    // The form's box comes first, then one per row.
+    h.query_all_by_label("Read-only").nth(1).expect("docs' box").click();
+    h.run();
+    assert_eq!(h.state_mut().sent(), [SessionCommand::SetShareReadOnly { name: "docs".into(), read_only: true }]);
+
+    h.state_mut().panel.share_name = "new one".into();
+    h.run();
+    h.get_by_label("Add Named Share").click();
+    h.run();
+    let want = NamedShare::new("new one", root, false, Default::default());
+    assert_eq!(h.state_mut().sent(), [SessionCommand::AddShare(want)]);
+    h.state_mut().panel.share_name = "a/b".into();
+    h.run();
+    assert!(h.get_by_label("Add Named Share").accesskit_node().is_disabled(), "a bad name cannot be added");
+}
+
+#[test]
+fn windows_hints_show_the_registry_fix_and_the_names() {
+    use ryll::webdav::windows::{Direction, NamesUpdate, SizeLimitHit};
+    use ryll::webdav::winnames::NameProblem;
+    let dir = tempfile::tempdir().unwrap();
+    let mut list = sharing(dir.path().canonicalize().unwrap());
+    let hit = SizeLimitHit { direction: Direction::Download, path: "/big.iso".into(), size: Some(6), moved: 5 };
+    list.push(SessionEvent::WindowsSizeLimit(hit));
+    let new = vec![("/CON".to_string(), NameProblem::Reserved), ("/a?b".to_string(), NameProblem::Character('?'))];
+    list.push(SessionEvent::WindowsNames(NamesUpdate { new, more: 3, more_at_least: false }));
+    let mut h = harness(Panel::new(events(list)));
+    h.run();
+    assert!(has_text(&h, "Windows guest: file size limit"));
+    assert!(has_text(&h, "FileSizeLimitInBytes"), "the registry fix");
+    assert!(has_text(&h, "Windows guest cannot show 5 name(s)"));
 }

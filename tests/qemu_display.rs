@@ -24,16 +24,7 @@ fn display_qemu(vga: &'static str, image_compression: &'static str) -> Option<Qe
 
 /// The screendump as `(width, height, 0x00RRGGBB pixels)`.
 fn load_png(path: &Path) -> (u32, u32, Vec<u32>) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let channels = info.color_type.samples();
-    let pixels = buf[..info.buffer_size()]
-        .chunks_exact(channels)
-        .map(|p| u32::from(p[0]) << 16 | u32::from(p[1]) << 8 | u32::from(p[2]))
-        .collect();
-    (info.width, info.height, pixels)
+    qemu::decode_png(&std::fs::read(path).unwrap())
 }
 
 /// Waits until QEMU shows the scene (640×400, after SeaBIOS's 720×400 text screen) and has stopped drawing.

@@ -139,6 +139,8 @@ async fn every_channel_is_retried_over_tls_when_the_server_secures_all_of_them()
 fn ryll() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ryll"));
     cmd.env_remove("RYLL_PASSWORD").env_remove("SPICE_PROXY").env("RYLL_LOG", "ryll=debug").stdin(Stdio::null());
+    // Never the user's remembered shares.
+    cmd.env("XDG_CONFIG_HOME", "/nonexistent/ryll-test-config");
     cmd
 }
 

@@ -340,7 +340,12 @@ async fn new_files_follow_the_umask_or_the_private_mode() {
     assert_eq!(one(&normal, "PUT", "/f.txt", &[], b"y").await.status, 204);
     assert_eq!(mode("f.txt"), 0o640);
 
-    let private = share_with(ShareConfig { root: dir.path().to_path_buf(), read_only: false, private: true });
+    let private = share_with(ShareConfig {
+        root: dir.path().to_path_buf(),
+        read_only: false,
+        private: true,
+        protection: Default::default(),
+    });
     assert_eq!(one(&private, "PUT", "/p.txt", &[], b"x").await.status, 201);
     assert_eq!(one(&private, "MKCOL", "/pd", &[], b"").await.status, 201);
     assert_eq!(one(&private, "COPY", "/p.txt", &[("Destination", "/pd/copy.txt")], b"").await.status, 201);

@@ -205,7 +205,12 @@ async fn changing_the_share_takes_effect_on_a_kept_alive_connection_without_a_re
     assert_eq!((resp.status, resp.text().as_str()), (200, "first share"));
 
     let other = support::share_dir(&[("a.txt", b"second share")]);
-    let cfg = ryll::webdav::server::ShareConfig { root: other.path().to_path_buf(), read_only: false, private: false };
+    let cfg = ryll::webdav::server::ShareConfig {
+        root: other.path().to_path_buf(),
+        read_only: false,
+        private: false,
+        protection: Default::default(),
+    };
     s.session.command(SessionCommand::StartSharing(cfg)).await;
     s.session.wait_for("the new share", |e| matches!(e, SessionEvent::SharingStarted { .. })).await;
     conn.wait_closes(1).await;
@@ -259,7 +264,10 @@ fn text(len: usize) -> Vec<u8> {
 async fn lz4_compressed_data_is_understood_in_both_directions() {
     let doc = text(300_000);
     let cfg = FakeServerConfig::default().webdav_lz4(true);
-    let s = Sharing::start_with(cfg, &[("doc.txt", &doc)], |c| c.webdav.lz4 = true).await;
+    let s = Sharing::start_with(cfg, &[("doc.txt", &doc)], |c| {
+        c.webdav.compression = ryll::channels::compression::ShareCompression::Always
+    })
+    .await;
     // An upload sent the way spice-server compresses device data: each ≤ 65 568-byte chunk on its own.
     let upload = s.guest.connect();
     let stream = s.guest.frames(upload.id(), &put("/up.txt", &doc));
@@ -281,7 +289,10 @@ async fn lz4_compressed_data_is_understood_in_both_directions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lz4_data_with_a_lying_size_relinks_the_channel_and_sharing_goes_on() {
     let cfg = FakeServerConfig::default().webdav_lz4(true);
-    let mut s = Sharing::start_with(cfg, &[("a.txt", b"still here")], |c| c.webdav.lz4 = true).await;
+    let mut s = Sharing::start_with(cfg, &[("a.txt", b"still here")], |c| {
+        c.webdav.compression = ryll::channels::compression::ShareCompression::Always
+    })
+    .await;
     let request = get("/a.txt");
     let claims: [fn(u32) -> u32; 3] = [|n| n + 100, |n| n - 10, |_| u32::MAX];
     for (i, claim) in claims.into_iter().enumerate() {

@@ -35,10 +35,20 @@ fn new_canonicalises_the_root_and_rejects_missing_roots_and_files() {
     assert_eq!(server.root(), dir.path().canonicalize().expect("canonicalize"));
     assert!(!server.read_only());
 
-    let missing = ShareServer::new(ShareConfig { root: dir.path().join("nope"), read_only: false, private: false });
+    let missing = ShareServer::new(ShareConfig {
+        root: dir.path().join("nope"),
+        read_only: false,
+        private: false,
+        protection: Default::default(),
+    });
     assert!(matches!(missing, Err(ShareError::Root { .. })), "{missing:?}");
 
-    let file = ShareServer::new(ShareConfig { root: dir.path().join("a.txt"), read_only: true, private: false });
+    let file = ShareServer::new(ShareConfig {
+        root: dir.path().join("a.txt"),
+        read_only: true,
+        private: false,
+        protection: Default::default(),
+    });
     assert!(matches!(file, Err(ShareError::NotADirectory(_))), "{file:?}");
 }
 

@@ -5,178 +5,13 @@
 
 #[path = "qemu/mod.rs"]
 mod qemu;
+#[path = "support/xspice.rs"]
+mod xspice;
 
-use qemu::skips;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Xspice {
-    xorg: Child,
-    clients: Vec<Child>,
-    display: String,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Xspice {
-    fn drop(&mut self) {
-        for c in self.clients.iter_mut().chain(std::iter::once(&mut self.xorg)) {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Whether `file` exists, else records the skip naming `package`.
-fn file_present(file: &str, package: &str) -> bool {
-    Path::new(file).exists() || {
-        skips::skip(&format!("{file} is missing (Debian package {package})"));
-        false
-    }
-}
-
-fn tools_present() -> bool {
-    [("Xorg", "-version", "xserver-xspice"), ("xterm", "-version", "xterm"), ("xdotool", "--version", "xdotool")]
-        .iter()
-        .all(|(tool, arg, package)| skips::tool_present(tool, arg, package))
-        && skips::tool_present("convert", "-version", "imagemagick")
-        // The X11 apps have no option that exits 0.
-        && ["xlogo", "xclock", "xeyes", "xwd"].iter().all(|t| file_present(&format!("/usr/bin/{t}"), "x11-apps"))
-        && file_present("/usr/lib/xorg/modules/drivers/spiceqxl_drv.so", "xserver-xspice")
-}
-
-const CONFIG: &str = r#"
-Section "Device"
-    Identifier "XSPICE"
-    Driver "spiceqxl"
-    Option "SpiceDisableTicketing" "True"
-    Option "SpicePort" "@PORT@"
-    Option "SpiceAddr" "127.0.0.1"
-    Option "NumHeads" "1"
-    Option "FrameBufferSize" "16"
-    Option "CommandBufferSize" "128"
-    Option "SurfaceBufferSize" "128"
-    Option "SpiceImageCompression" "@COMPRESSION@"
-    Option "SpiceJpegWanCompression" "never"
-    Option "SpiceZlibGlzWanCompression" "never"
-    Option "SpiceStreamingVideo" "@STREAMING@"
-EndSection
-Section "InputDevice"
-    Identifier "XSPICEPOINTER"
-    Driver "xspice pointer"
-EndSection
-Section "InputDevice"
-    Identifier "XSPICEKEYBOARD"
-    Driver "xspice keyboard"
-EndSection
-Section "Monitor"
-    Identifier "Monitor"
-EndSection
-Section "Screen"
-    Identifier "Screen"
-    Monitor "Monitor"
-    Device "XSPICE"
-    DefaultDepth 24
-    SubSection "Display"
-        Virtual 1024 768
-    EndSubSection
-EndSection
-Section "ServerLayout"
-    Identifier "Layout"
-    Screen "Screen"
-    InputDevice "XSPICEKEYBOARD"
-    InputDevice "XSPICEPOINTER"
-EndSection
-Section "ServerFlags"
-    Option "AutoAddDevices" "False"
-EndSection
-"#;
-
-impl Xspice {
-    fn start(compression: &str) -> Option<Xspice> {
-        Xspice::start_with(compression, "off")
-    }
-
-    /// Xspice with `SpiceImageCompression` and `SpiceStreamingVideo` (`off`, `filter` or `all`).
-    fn start_with(compression: &str, streaming: &str) -> Option<Xspice> {
-        if !tools_present() {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = qemu::free_port();
-        // A display number nobody uses: from the port, in a range of its own.
-        let number = 40 + u32::from(port) % 400;
-        let conf = dir.path().join("xorg.conf");
-        std::fs::write(
-            &conf,
-            CONFIG
-                .replace("@PORT@", &port.to_string())
-                .replace("@COMPRESSION@", compression)
-                .replace("@STREAMING@", streaming),
-        )
-        .unwrap();
-        let xorg = Command::new("Xorg")
-            .arg("-config")
-            .arg(&conf)
-            .args(["-noreset", "-nolisten", "tcp", "-logfile"])
-            .arg(dir.path().join("xorg.log"))
-            .arg(format!(":{number}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let x = Xspice { xorg, clients: Vec::new(), display: format!(":{number}"), port, _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Command::new("xdotool")
-            .arg("getdisplaygeometry")
-            .env("DISPLAY", &x.display)
-            .output()
-            .map_or(true, |o| !o.status.success())
-        {
-            assert!(Instant::now() < deadline, "Xspice did not start on {}", x.display);
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Some(x)
-    }
-
-    fn run(&mut self, cmd: &str, args: &[&str]) {
-        let child = Command::new(cmd)
-            .args(args)
-            .env("DISPLAY", &self.display)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.clients.push(child);
-    }
-
-    fn xdotool(&self, args: &[&str]) {
-        let _ = Command::new("xdotool").args(args).env("DISPLAY", &self.display).status();
-    }
-
-    /// `xwd -root` as `(width, height, 0x00RRGGBB pixels)`.
-    fn xwd(&self) -> (u32, u32, Vec<u32>) {
-        let cmd = format!("xwd -root -silent -display {} | convert xwd:- png24:-", self.display);
-        let out = Command::new("sh").args(["-c", &cmd]).output().unwrap();
-        assert!(out.status.success(), "xwd: {}", String::from_utf8_lossy(&out.stderr));
-        decode_png(&out.stdout)
-    }
-}
-
-fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u32>) {
-    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let channels = info.color_type.samples();
-    let pixels = buf[..info.buffer_size()]
-        .chunks_exact(channels)
-        .map(|p| u32::from(p[0]) << 16 | u32::from(p[1]) << 8 | u32::from(p[2]))
-        .collect();
-    (info.width, info.height, pixels)
-}
+use qemu::decode_png;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use xspice::Xspice;
 
 /// Connects ryll first, then has the X clients draw while it watches; compares its screenshot with `xwd -root`.
 fn live_session_matches_xwd(compression: &str) {
@@ -285,6 +120,20 @@ fn an_animation_streamed_as_mjpeg_is_drawn_and_the_screen_ends_exact() {
     let streamed: u64 =
         log.split(" draws, ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
     assert!(streamed >= 20, "only {streamed} MJPEG frames: the animation was not streamed\n{log}");
+    // ryll advertises STREAM_REPORT: the server asked for reports and got them, and spice-server (which logs
+    // reports it cannot use) found nothing wrong with them.
+    let reports = log.matches("stream report:").count();
+    assert!(log.contains("asks for reports") && reports >= 1, "no stream reports were sent\n{log}");
+    // Frames are stamped ahead of the session clock (spice-server keeps clients 400 ms behind); a delay far off
+    // means the multimedia clock is wrong.
+    let delays: Vec<i64> =
+        log.split(" delay ").skip(1).filter_map(|s| s.split(' ').next().and_then(|n| n.parse().ok())).collect();
+    assert!(delays.iter().all(|d| d.abs() < 5000), "implausible frame delays {delays:?}");
+    eprintln!("stream reports: {reports}, delays {delays:?}");
+    let server = x.server_log();
+    let complaints: Vec<&str> =
+        server.lines().filter(|l| l.contains("stream_report") || l.contains("stream report")).collect();
+    assert!(complaints.is_empty(), "the server complained about a report:\n{}", complaints.join("\n"));
     let ours = decode_png(&std::fs::read(&shot).unwrap());
     let theirs = x.xwd();
     let differ = ours.2.iter().zip(&theirs.2).filter(|(a, b)| a != b).count();

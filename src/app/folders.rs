@@ -6,13 +6,17 @@
 
 use super::dialog::{self, Choice};
 use super::format;
+use super::named_shares;
 use super::picker::Picker;
 use super::state::{uploads_in_flight, LiveShare, SessionState, ShareLayer};
 use super::style::{self, Tone};
 use super::{Clock, CommandSink};
 use crate::session::SessionCommand;
+use crate::webdav::named::NamedShare;
+use crate::webdav::protect::Protection;
 use crate::webdav::server::ShareConfig;
 use crate::webdav::share_dir;
+use crate::webdav::windows::SIZE_LIMIT_FIX;
 use eframe::egui;
 use eframe::egui::{Label, RichText, Ui};
 use std::path::{Path, PathBuf};
@@ -40,8 +44,9 @@ const MAX_LISTED: usize = 8;
 /// A step the user has to confirm first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pending {
-    /// Sharing a very broad folder (`/` or the home folder): the config and a description.
-    Broad(ShareConfig, String),
+    /// Sharing a very broad folder (`/` or the home folder): the command (StartSharing or AddShare) and a
+    /// description.
+    Broad(SessionCommand, String),
     /// A command that cuts off uploads in flight (stopping or replacing the share), and how many.
     CutsUploads(SessionCommand, usize),
 }
@@ -54,26 +59,32 @@ pub struct FoldersPanel {
     pub read_only: bool,
     /// Create files readable by the user only (from `--share-private`; no control in the panel).
     pub private: bool,
+    /// What shares started here protect (from `--share-exclude`, `--share-protect`, `--share-unprotected`).
+    pub protection: Protection,
     /// The user's home folder, for the "share your whole home?" check.
     pub home: Option<PathBuf>,
+    /// The name field of the named shares section.
+    pub share_name: String,
     picker: Picker,
     pending: Option<Pending>,
 }
 
 impl Default for FoldersPanel {
     fn default() -> Self {
-        Self::new(None)
+        Self::new(None, Protection::defaults())
     }
 }
 
 impl FoldersPanel {
     /// A panel pre-filled from the command line's share, if any.
-    pub fn new(initial: Option<&ShareConfig>) -> Self {
+    pub fn new(initial: Option<&ShareConfig>, protection: Protection) -> Self {
         FoldersPanel {
             path: initial.map(|c| c.root.display().to_string()).unwrap_or_default(),
             read_only: initial.is_some_and(|c| c.read_only),
             private: initial.is_some_and(|c| c.private),
+            protection,
             home: std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from),
+            share_name: String::new(),
             picker: Picker::default(),
             pending: None,
         }
@@ -95,6 +106,7 @@ impl FoldersPanel {
     ) {
         if let Some(path) = self.picker.poll() {
             self.path = path.display().to_string();
+            self.share_name = named_shares::default_name(&self.path);
         }
         ui.add_space(6.0);
         ui.heading("Shared Folders");
@@ -102,8 +114,13 @@ impl FoldersPanel {
         egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
             self.status(ui, state, live, clock);
             self.errors(ui, state);
+            windows(ui, state);
             ui.separator();
             self.form(ui, state, live, commands);
+            ui.separator();
+            self.named(ui, state, commands);
+            self.remember(ui, state, commands);
+            self.protected(ui);
             if let Some(share) = &state.share {
                 ui.separator();
                 style::section(ui, "Active share");
@@ -118,7 +135,7 @@ impl FoldersPanel {
                     ui.label(style::mono(format!("shared for {}", format::clock(age).trim_start())));
                 });
             }
-            if state.channel_ready() || state.share.is_some() {
+            if state.channel_ready() || state.sharing() {
                 ui.separator();
                 self.statistics(ui, live);
                 self.in_flight(ui, live, clock);
@@ -174,7 +191,7 @@ impl FoldersPanel {
                     )
                     .small(),
                 );
-                if state.share.is_some() {
+                if state.sharing() {
                     ui.label("Your folder is served as soon as the guest opens the port.");
                 }
             }
@@ -210,9 +227,12 @@ impl FoldersPanel {
                     ui.set_width(ui.available_width());
                     ui.add(Label::new(RichText::new(&error.text).color(red)).wrap());
                     ui.push_id(error.id, |ui| {
-                        if ui.small_button("Dismiss").clicked() {
-                            dismissed = Some(error.id);
-                        }
+                        ui.horizontal(|ui| {
+                            if ui.small_button("Dismiss").clicked() {
+                                dismissed = Some(error.id);
+                            }
+                            super::report::button(ui, &error.text);
+                        });
                     });
                 });
         }
@@ -248,7 +268,7 @@ impl FoldersPanel {
             if share.clicked() {
                 self.share_clicked(state, live, commands);
             }
-            let can_stop = state.share.is_some() && !state.ended();
+            let can_stop = state.sharing() && !state.ended();
             if ui.add_enabled(can_stop, egui::Button::new("Stop Sharing")).clicked() {
                 self.request(SessionCommand::StopSharing, state, live, commands);
             }
@@ -260,17 +280,42 @@ impl FoldersPanel {
             Ok(root) => root,
             Err(e) => return state.push_error(e.to_string()),
         };
-        let cfg = ShareConfig { root, read_only: self.read_only, private: self.private };
+        let cfg =
+            ShareConfig { root, read_only: self.read_only, private: self.private, protection: self.protection.clone() };
         if let Some(what) = self.broad(&cfg.root) {
-            self.pending = Some(Pending::Broad(cfg, what));
+            self.pending = Some(Pending::Broad(SessionCommand::StartSharing(cfg), what));
         } else {
             self.request(SessionCommand::StartSharing(cfg), state, live, commands);
         }
     }
 
+    /// The named shares and the field that adds one. Adding, removing and read-only affect one share only (the
+    /// others' requests go on), so only a very broad folder asks first.
+    fn named(&mut self, ui: &mut Ui, state: &mut SessionState, commands: &CommandSink) {
+        let mut name = std::mem::take(&mut self.share_name);
+        let (path, read_only, private, protection) =
+            (self.path.clone(), self.read_only, self.private, self.protection.clone());
+        let ready = state.channel_ready();
+        let cmd = named_shares::section(ui, state, &mut name, ready, |name| {
+            let root = share_dir::check(Path::new(path.trim())).map_err(|e| e.to_string())?;
+            let mut share = NamedShare::new(name, root, read_only, protection);
+            share.config.private = private;
+            Ok(share)
+        });
+        self.share_name = name;
+        match cmd {
+            Some(SessionCommand::AddShare(share)) => match self.broad(&share.config.root) {
+                Some(what) => self.pending = Some(Pending::Broad(SessionCommand::AddShare(share), what)),
+                None => send(commands, SessionCommand::AddShare(share), state),
+            },
+            Some(cmd) => send(commands, cmd, state),
+            None => {}
+        }
+    }
+
     /// Sends `cmd`, or asks first when it would cut off uploads in flight.
     fn request(&mut self, cmd: SessionCommand, state: &mut SessionState, live: &LiveShare, commands: &CommandSink) {
-        let uploads = if state.share.is_some() { uploads_in_flight(&live.in_flight) } else { 0 };
+        let uploads = if state.sharing() { uploads_in_flight(&live.in_flight) } else { 0 };
         if uploads > 0 {
             self.pending = Some(Pending::CutsUploads(cmd, uploads));
         } else {
@@ -290,8 +335,13 @@ impl FoldersPanel {
     fn confirmation(&mut self, ctx: &egui::Context, state: &mut SessionState, commands: &CommandSink) {
         let Some(pending) = &self.pending else { return };
         let choice = match pending {
-            Pending::Broad(cfg, what) => {
-                let access = if cfg.read_only { "read" } else { "read, change and delete" };
+            Pending::Broad(cmd, what) => {
+                let read_only = match cmd {
+                    SessionCommand::StartSharing(cfg) => cfg.read_only,
+                    SessionCommand::AddShare(share) => share.config.read_only,
+                    _ => false,
+                };
+                let access = if read_only { "read" } else { "read, change and delete" };
                 let text = format!(
                     "You are about to share {what}. The guest will be able to {access} every file in it, \
                      including private keys and passwords stored there. Share a smaller folder unless you \
@@ -315,11 +365,50 @@ impl FoldersPanel {
         let Some(pending) = self.pending.take() else { return };
         if choice == Choice::Confirm {
             let cmd = match pending {
-                Pending::Broad(cfg, _) => SessionCommand::StartSharing(cfg),
+                Pending::Broad(cmd, _) => cmd,
                 Pending::CutsUploads(cmd, _) => cmd,
             };
             send(commands, cmd, state);
         }
+    }
+
+    /// The "Remember for this VM" box and what remembering did at connect. The box shows the session's state; a
+    /// click asks the session, which saves or forgets and reports back.
+    fn remember(&self, ui: &mut Ui, state: &mut SessionState, commands: &CommandSink) {
+        let view = &state.remember;
+        for notice in &view.notices {
+            ui.add(Label::new(RichText::new(notice).color(Tone::Good.color(ui))).wrap());
+        }
+        if !view.available {
+            return;
+        }
+        let mut on = view.remembering;
+        let enabled = on || state.share.is_some();
+        let hover = "Share this folder again when ryll next connects to this VM (stored in \
+                     ~/.config/ryll/remembered-shares.toml; --no-remember turns remembering off)";
+        let box_ = ui.add_enabled(enabled, egui::Checkbox::new(&mut on, "Remember for this VM")).on_hover_text(hover);
+        let box_ = box_.on_disabled_hover_text("Share a folder first");
+        if box_.changed() {
+            send(commands, SessionCommand::Remember(on), state);
+        }
+    }
+
+    /// What the guest cannot read or change, folded away by default.
+    fn protected(&self, ui: &mut Ui) {
+        let p = &self.protection;
+        if p.is_empty() {
+            ui.label(
+                RichText::new("Protection is off (--share-unprotected): keys and login files are exposed.").weak(),
+            );
+            return;
+        }
+        let title = format!("Protected: {} hidden, {} read-only", p.hidden().count(), p.read_only().count());
+        egui::CollapsingHeader::new(title).id_salt("share-protected").show(ui, |ui| {
+            ui.label(RichText::new("Hidden (never listed, read or written):").weak());
+            ui.add(Label::new(style::mono(p.hidden().collect::<Vec<_>>().join("  "))).wrap());
+            ui.label(RichText::new("Read-only (login and autostart files):").weak());
+            ui.add(Label::new(style::mono(p.read_only().collect::<Vec<_>>().join("  "))).wrap());
+        });
     }
 
     fn statistics(&self, ui: &mut Ui, live: &LiveShare) {
@@ -339,6 +428,10 @@ impl FoldersPanel {
                 ui.label(style::mono(value));
                 ui.end_row();
             }
+            ui.label("Compression");
+            ui.add(egui::Label::new(a.compression()).wrap())
+                .on_hover_text("LZ4 on the WebDAV channel (--share-compression; see docs/performance.md)");
+            ui.end_row();
         });
     }
 
@@ -364,6 +457,35 @@ impl FoldersPanel {
             ui.label(RichText::new(format!("and {} more", live.in_flight.len() - MAX_LISTED)).weak());
         }
     }
+}
+
+/// What a Windows guest tripped over: the size limit's registry fix, and the names it cannot show.
+fn windows(ui: &mut Ui, state: &SessionState) {
+    let w = &state.windows;
+    if let Some(hit) = &w.size_limit {
+        ui.add_space(4.0);
+        style::status_line(ui, Tone::Waiting, "Windows guest: file size limit");
+        ui.add(Label::new(format!("{} stopped after {}.", hit.path, format::bytes(hit.moved))).wrap());
+        ui.add(Label::new(RichText::new(SIZE_LIMIT_FIX).small()).wrap());
+    }
+    if w.names.is_empty() && w.more == 0 {
+        return;
+    }
+    ui.add_space(4.0);
+    let total = (w.names.len() as u64).saturating_add(w.more);
+    let title = format!("Windows guest cannot show {total}{} name(s)", if w.more_at_least { "+" } else { "" });
+    egui::CollapsingHeader::new(RichText::new(title).color(Tone::Waiting.color(ui))).id_salt("windows-names").show(
+        ui,
+        |ui| {
+            ui.label(RichText::new("Rename these on the host to use them from Windows:").weak());
+            for (path, problem) in &w.names {
+                ui.add(Label::new(style::mono(path.as_str())).truncate()).on_hover_text(format!("has {problem}"));
+            }
+            if w.more > 0 {
+                ui.label(RichText::new(format!("and {} more", w.more)).weak());
+            }
+        },
+    );
 }
 
 fn send(commands: &CommandSink, cmd: SessionCommand, state: &mut SessionState) {

@@ -27,6 +27,16 @@ pub fn rate(bytes_per_second: f64) -> String {
     format!("{}/s", bytes(n))
 }
 
+/// Events per second, right-aligned in 8 characters (`"  12.5/s"`, `" 1234/s"`).
+pub fn per_second(n: f64) -> String {
+    let n = if n.is_finite() && n > 0.0 { n } else { 0.0 };
+    if n < 100.0 {
+        format!("{n:>6.1}/s")
+    } else {
+        format!("{:>6}/s", (n.round() as u64).min(999_999))
+    }
+}
+
 /// A count, right-aligned in 7 characters.
 pub fn count(n: u64) -> String {
     format!("{n:>7}")
@@ -69,6 +79,9 @@ mod tests {
         assert_eq!(rate(2048.0), "  2.0 KiB/s");
         assert_eq!(rate(f64::NAN), "    0 B/s  ");
         assert_eq!(rate(999.0).len(), rate(1e9).len());
+        assert_eq!(per_second(12.54), "  12.5/s");
+        assert_eq!(per_second(1234.4), "  1234/s");
+        assert_eq!(per_second(f64::INFINITY).len(), per_second(1e12).len());
     }
 
     #[test]

@@ -8,22 +8,32 @@
 //!
 //! # Layout
 //! - [`state`]: the window's model of the session, updated from events (pure, unit-tested).
-//! - [`session_view`]: the central area (until the display channel arrives).
+//! - [`desktop`]: the guest's screen in the central area, the guest cursor, keyboard and pointer ([`keys`]).
+//! - [`session_view`]: the session details (the central area until the guest's first surface, then a window).
 //! - [`status_bar`]: panel toggles, connection state, byte counters.
 //! - [`folders`]: the Shared Folders side panel.
+//! - [`traffic`]: the Traffic side panel (bytes and messages per channel).
 //! - [`picker`]: the native folder picker, off the UI thread.
+//! - [`report`]: the "Report this as a bug" button and where the bundle went.
+//! - [`remembered`]: the model of the remembered shares (the "Remember for this VM" box, notices).
 //! - [`dialog`], [`style`], [`format`]: confirmations, look, fixed-width numbers.
 
+pub mod desktop;
 pub mod dialog;
 pub mod folders;
 pub mod format;
+pub mod keys;
+pub mod named_shares;
 pub mod picker;
+pub mod remembered;
+pub mod report;
 pub mod session_view;
 pub mod state;
 pub mod status_bar;
 pub mod style;
+pub mod traffic;
 
-use crate::protocol::main_channel::ChannelId;
+use crate::session::traffic::TrafficMeter;
 use crate::session::{self, SessionCommand, SessionConfig, SessionEnd, SessionEvent, SessionShared};
 use eframe::egui;
 use folders::FoldersPanel;
@@ -87,11 +97,14 @@ pub struct RyllApp {
     state: SessionState,
     live: LiveShare,
     rate: RateMeter,
+    traffic: TrafficMeter,
     shared: Arc<SessionShared>,
     commands: CommandSink,
     inbox: std::sync::mpsc::Receiver<AppMessage>,
     toggles: PanelToggles,
     folders: FoldersPanel,
+    reporter: report::Reporter,
+    desktop: desktop::DesktopView,
     /// Closing was asked for while uploads were in flight; the user has not answered yet.
     confirm_quit: Option<usize>,
     /// The user (or a signal) said the window may close.
@@ -106,6 +119,8 @@ pub struct AppParts {
     pub title: Option<String>,
     /// The share given on the command line (pre-fills the panel; the session starts it itself).
     pub initial_share: Option<crate::webdav::server::ShareConfig>,
+    /// What shares started from the window protect.
+    pub protection: crate::webdav::protect::Protection,
     /// Live counters.
     pub shared: Arc<SessionShared>,
     /// Commands to the session.
@@ -114,6 +129,8 @@ pub struct AppParts {
     pub inbox: std::sync::mpsc::Receiver<AppMessage>,
     /// Where the session's end is stored for the exit code.
     pub outcome: Arc<Mutex<Option<SessionEnd>>>,
+    /// What bug reports of this session hold and where they go.
+    pub report: crate::bug_report::ReportSetup,
 }
 
 impl RyllApp {
@@ -123,11 +140,14 @@ impl RyllApp {
             state: SessionState::new(parts.title),
             live: LiveShare::default(),
             rate: RateMeter::default(),
+            traffic: TrafficMeter::default(),
             shared: parts.shared,
             commands: parts.commands,
             inbox: parts.inbox,
             toggles: PanelToggles::default(),
-            folders: FoldersPanel::new(parts.initial_share.as_ref()),
+            folders: FoldersPanel::new(parts.initial_share.as_ref(), parts.protection),
+            reporter: report::Reporter::new(parts.report),
+            desktop: desktop::DesktopView::default(),
             confirm_quit: None,
             quit_allowed: false,
             outcome: parts.outcome,
@@ -179,8 +199,13 @@ impl RyllApp {
 
     fn status_bar(&mut self, ctx: &egui::Context) {
         let totals = self.shared.total_bytes();
+        let input = status_bar::InputStatus {
+            inputs: &self.shared.inputs,
+            grabbed: self.desktop.grabbed,
+            scaling: &mut self.desktop.scaling,
+        };
         egui::TopBottomPanel::bottom("status-bar").show(ctx, |ui| {
-            status_bar::ui(ui, &mut self.toggles, &self.state, totals);
+            status_bar::ui(ui, &mut self.toggles, &self.state, totals, input);
         });
     }
 
@@ -194,10 +219,28 @@ impl RyllApp {
         );
     }
 
+    fn traffic_panel(&mut self, ctx: &egui::Context, clock: Clock) {
+        if !self.toggles.traffic {
+            return;
+        }
+        let rows = self.traffic.update(clock.now, &self.shared.channel_counts());
+        egui::SidePanel::right("traffic").resizable(false).exact_width(traffic::WIDTH).show(ctx, |ui| {
+            traffic::ui(ui, &self.state, &rows);
+        });
+    }
+
     fn central(&mut self, ctx: &egui::Context) {
-        let traffic: Vec<(ChannelId, (u64, u64))> =
-            self.shared.channels.lock().map(|l| l.iter().map(|(c, n)| (*c, n.get())).collect()).unwrap_or_default();
-        egui::CentralPanel::default().show(ctx, |ui| session_view::ui(ui, &self.state, &traffic));
+        if !desktop::DesktopView::has_surface(&self.shared) {
+            egui::CentralPanel::default().show(ctx, |ui| session_view::ui(ui, &self.state));
+            return;
+        }
+        let frame = egui::Frame::central_panel(&ctx.style()).inner_margin(0.0).fill(egui::Color32::BLACK);
+        egui::CentralPanel::default().frame(frame).show(ctx, |ui| {
+            self.desktop.ui(ui, &self.shared);
+        });
+        egui::Window::new("Session").open(&mut self.toggles.details).default_width(560.0).show(ctx, |ui| {
+            session_view::ui(ui, &self.state);
+        });
     }
 
     fn quit_dialog(&mut self, ctx: &egui::Context) {
@@ -217,9 +260,10 @@ impl RyllApp {
         }
     }
 
-    /// Events repaint the window; while sharing, repaint once a second for the live numbers and "3 s ago".
+    /// Events repaint the window; while sharing or showing traffic, repaint once a second for the live numbers and
+    /// "3 s ago". Otherwise nothing repaints until something happens.
     fn schedule_repaint(&self, ctx: &egui::Context) {
-        if self.state.share.is_some() && !self.state.ended() {
+        if (self.state.sharing() || self.toggles.traffic) && !self.state.ended() {
             ctx.request_repaint_after(Duration::from_secs(1));
         }
     }
@@ -240,7 +284,9 @@ impl RyllApp {
         self.handle_close_request(ctx);
         self.status_bar(ctx);
         self.folders_panel(ctx, clock);
+        self.traffic_panel(ctx, clock);
         self.central(ctx);
+        self.reporter.ui(ctx, &self.state);
         self.quit_dialog(ctx);
         self.schedule_repaint(ctx);
     }
@@ -291,6 +337,12 @@ pub fn run(config: SessionConfig) -> ExitCode {
     };
     let title = config.title.clone();
     let initial_share = config.share.clone();
+    let protection = config.webdav.protection.clone();
+    let report = crate::bug_report::ReportSetup {
+        secrets: crate::bug_report::Secrets::of(&config),
+        capture_dir: config.capture_dir.clone(),
+        out_dir: crate::bug_report::default_dir(),
+    };
     let mut handle = {
         let _guard = runtime.enter();
         session::start(config)
@@ -320,15 +372,21 @@ pub fn run(config: SessionConfig) -> ExitCode {
         Box::new(move |cc| {
             style::apply(&cc.egui_ctx);
             let (tx, inbox) = std::sync::mpsc::channel();
+            let repaint = cc.egui_ctx.clone();
+            shared.display.set_repaint_hook(Arc::new(move || repaint.request_repaint()));
+            let repaint = cc.egui_ctx.clone();
+            shared.cursor.set_repaint_hook(Arc::new(move || repaint.request_repaint()));
             rt.spawn(forward_events(events, tx.clone(), cc.egui_ctx.clone()));
             rt.spawn(forward_signals(tx, cc.egui_ctx.clone()));
             Ok(Box::new(RyllApp::new(AppParts {
                 title,
                 initial_share,
+                protection,
                 shared,
                 commands,
                 inbox,
                 outcome: parts_outcome,
+                report,
             })))
         }),
     );
@@ -350,37 +408,52 @@ pub fn run(config: SessionConfig) -> ExitCode {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::channels::webdav::WebdavEvent;
-    use crate::protocol::constants::ChannelType;
-    use crate::webdav::server::{ShareConfig, ShareServer};
-    use egui_kittest::kittest::Queryable;
-    use egui_kittest::Harness;
+mod view_tests;
 
-    struct Fixture {
-        app: RyllApp,
-        events: std::sync::mpsc::Sender<AppMessage>,
-        _commands: mpsc::Receiver<SessionCommand>,
+/// The whole window in an egui_kittest harness, for the tests here and in [`view_tests`].
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+
+    pub(crate) struct Fixture {
+        pub app: RyllApp,
+        pub events: std::sync::mpsc::Sender<AppMessage>,
+        pub _commands: mpsc::Receiver<SessionCommand>,
     }
 
-    fn fixture() -> Fixture {
+    pub(crate) fn fixture() -> Fixture {
         let (events, inbox) = std::sync::mpsc::channel();
         let (tx, _commands) = mpsc::channel(8);
         let app = RyllApp::new(AppParts {
             title: Some("test vm".into()),
             initial_share: None,
+            protection: Default::default(),
             shared: Arc::new(SessionShared::default()),
             commands: CommandSink::new(tx),
             inbox,
             outcome: Arc::new(Mutex::new(None)),
+            report: crate::bug_report::ReportSetup::default(),
         });
         Fixture { app, events, _commands }
     }
 
-    fn harness(f: Fixture) -> Harness<'static, Fixture> {
-        Harness::builder().with_size(egui::vec2(1100.0, 720.0)).build_state(|ctx, f: &mut Fixture| f.app.ui(ctx), f)
+    pub(crate) fn harness(f: Fixture) -> egui_kittest::Harness<'static, Fixture> {
+        egui_kittest::Harness::builder()
+            .with_size(egui::vec2(1100.0, 720.0))
+            .build_state(|ctx, f: &mut Fixture| f.app.ui(ctx), f)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{fixture, harness, Fixture};
+    use super::*;
+    use crate::channels::webdav::WebdavEvent;
+    use crate::protocol::constants::ChannelType;
+    use crate::protocol::main_channel::ChannelId;
+    use crate::webdav::server::{ShareConfig, ShareServer};
+    use egui_kittest::kittest::Queryable;
+    use egui_kittest::Harness;
 
     /// Queues [`sharing_events`] for the app, as the session would send them.
     fn queue_sharing_events(f: &Fixture, root: &std::path::Path) {
@@ -438,7 +511,12 @@ mod tests {
     fn closing_during_an_upload_asks_first() {
         let dir = tempfile::tempdir().unwrap();
         let f = fixture();
-        let cfg = ShareConfig { root: dir.path().to_path_buf(), read_only: false, private: false };
+        let cfg = ShareConfig {
+            root: dir.path().to_path_buf(),
+            read_only: false,
+            private: false,
+            protection: Default::default(),
+        };
         let server = ShareServer::new(cfg).unwrap();
         let upload = server.stats().begin_request("PUT", "/big.iso".into());
         *f.app.shared.share.write().unwrap() = Some(server);

@@ -1,13 +1,9 @@
-//! The central area until the display channel arrives: the session (server, channels offered and linked,
-//! connection state, traffic) and, when the session could not start or ended, why, in the same words as
-//! headless mode. When ryll renders the guest's screen, the display takes this area and this view moves into a
-//! side panel.
+//! The central area until the guest's screen arrives: the session (server, connection state, server notices) and,
+//! when the session could not start or ended, why, in the same words as headless mode. Once the screen is shown,
+//! this view is the Session window over it. The channels and their traffic are in the Traffic panel.
 
-use super::format;
-use super::state::{ChannelStatus, Connection, SessionState};
+use super::state::{Connection, SessionState};
 use super::style::{self, Tone};
-use crate::protocol::constants::ChannelType;
-use crate::protocol::main_channel::ChannelId;
 use crate::session::SessionEnd;
 use eframe::egui;
 use eframe::egui::{RichText, Ui};
@@ -15,8 +11,8 @@ use eframe::egui::{RichText, Ui};
 /// Widest the view's column gets, so lines stay readable in a large window.
 const MAX_WIDTH: f32 = 640.0;
 
-/// Draws the session view. `traffic` holds each linked channel's (received, sent) bytes.
-pub fn ui(ui: &mut Ui, state: &SessionState, traffic: &[(ChannelId, (u64, u64))]) {
+/// Draws the session view (the channels and their traffic are in the Traffic panel).
+pub fn ui(ui: &mut Ui, state: &SessionState) {
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         ui.vertical_centered(|ui| {
             ui.set_max_width(MAX_WIDTH);
@@ -26,13 +22,12 @@ pub fn ui(ui: &mut Ui, state: &SessionState, traffic: &[(ChannelId, (u64, u64))]
                 ui.add_space(8.0);
                 connection(ui, state);
                 ui.add_space(12.0);
-                channels(ui, state, traffic);
                 notices(ui, state);
                 ui.add_space(16.0);
                 ui.label(
                     RichText::new(
-                        "The guest's screen will appear here once ryll handles the display channel. Folder sharing \
-                         works now: see the Shared Folders panel.",
+                        "The guest's screen appears here once the server sends it. The Traffic panel lists the \
+                         channels; folder sharing is in the Shared Folders panel.",
                     )
                     .weak(),
                 );
@@ -78,43 +73,10 @@ fn connection(ui: &mut Ui, state: &SessionState) {
                     style::status_line(ui, Tone::Bad, "The session ended");
                     ui.add(egui::Label::new(RichText::new(end.to_string()).color(red)).wrap());
                     ui.label("Close the window, fix the cause and start ryll again.");
+                    super::report::button(ui, &end.to_string());
                 });
         }
     }
-}
-
-fn channels(ui: &mut Ui, state: &SessionState, traffic: &[(ChannelId, (u64, u64))]) {
-    if state.channels.is_empty() && !matches!(state.connection, Connection::Connected { .. }) {
-        return;
-    }
-    style::section(ui, "Channels");
-    egui::Grid::new("channels").num_columns(4).striped(true).spacing([24.0, 4.0]).show(ui, |ui| {
-        for head in ["Channel", "State", "Received", "Sent"] {
-            ui.label(RichText::new(head).weak());
-        }
-        ui.end_row();
-        let main = ChannelId { channel_type: ChannelType::Main, id: 0 };
-        let main_status = matches!(state.connection, Connection::Connected { .. }).then_some(ChannelStatus::Linked);
-        let rows =
-            main_status.map(|s| (main, s)).into_iter().chain(state.channels.iter().map(|(c, s)| (*c, s.clone())));
-        for (channel, status) in rows {
-            ui.label(format!("{} {}", channel.channel_type, channel.id));
-            let tone = match status {
-                ChannelStatus::Linked => Tone::Good,
-                ChannelStatus::Offered | ChannelStatus::Relinking(_) => Tone::Waiting,
-                ChannelStatus::NotHandled => Tone::Neutral,
-                ChannelStatus::Failed(_) | ChannelStatus::Closed(_) => Tone::Bad,
-            };
-            let label = ui.label(RichText::new(status.label()).color(tone.color(ui)));
-            if let ChannelStatus::Failed(why) | ChannelStatus::Closed(why) | ChannelStatus::Relinking(why) = &status {
-                label.on_hover_text(why);
-            }
-            let (rx, tx) = traffic.iter().find(|(c, _)| *c == channel).map(|(_, t)| *t).unwrap_or_default();
-            ui.label(style::mono(format::bytes(rx)));
-            ui.label(style::mono(format::bytes(tx)));
-            ui.end_row();
-        }
-    });
 }
 
 fn notices(ui: &mut Ui, state: &SessionState) {

@@ -3,12 +3,17 @@
 //! Pure code: no egui, no I/O, no clock of its own (every time is passed in), so the rules that decide what the
 //! panels show are unit-tested here. The panels read this model; they never interpret events themselves.
 
+use super::remembered::RememberView;
 use crate::channels::webdav::WebdavEvent;
 use crate::protocol::constants::ChannelType;
 use crate::protocol::main_channel::ChannelId;
+use crate::session::traffic::CounterRates;
 use crate::session::{DisplayEvent, SessionEnd, SessionEvent, ShareActivity};
 use crate::webdav::methods::is_write_method;
+use crate::webdav::named::ShareInfo;
 use crate::webdav::server::InFlightProgress;
+use crate::webdav::windows::{NamesUpdate, SizeLimitHit, MAX_NAMES};
+use crate::webdav::winnames::NameProblem;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -136,19 +141,49 @@ pub struct SessionState {
     pub webdav_channel: Option<ChannelId>,
     /// The guest side of the WebDAV port.
     pub guest_port: GuestPort,
-    /// The share, while one is active.
+    /// The share at the root, while one is active.
     pub share: Option<ActiveShare>,
+    /// The named shares served now, in order (empty when none).
+    pub shares: Vec<ShareInfo>,
     /// The last activity snapshot from the session.
     pub activity: ShareActivity,
     /// The guest's screen size (display channel 0's primary surface), once known.
     pub guest_resolution: Option<(u32, u32)>,
+    /// The server's mouse mode (1 server, 2 client; 0 before the server said).
+    pub mouse_mode: u16,
     /// Errors not dismissed yet, oldest first.
     pub errors: Vec<UiError>,
     /// Server notices (newest last, at most [`MAX_ERRORS`]).
     pub notices: VecDeque<String>,
     /// Why the WebDAV channel keeps closing at once, when ryll knows (until a PORT_INIT arrives).
     pub webdav_diagnosis: Option<String>,
+    /// Remembered shares: the "Remember for this VM" box and the notices at connect.
+    pub remember: RememberView,
+    /// What a Windows guest tripped over.
+    pub windows: WindowsNotices,
     next_error_id: u64,
+}
+
+/// The Windows hints of the session, for the Folders panel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowsNotices {
+    /// The transfer that stopped at the guest's file size limit (the hint with the registry fix).
+    pub size_limit: Option<SizeLimitHit>,
+    /// Paths the guest cannot show, in the order found (at most [`MAX_NAMES`]).
+    pub names: Vec<(String, NameProblem)>,
+    /// Further such paths, counted.
+    pub more: u64,
+    /// `more` is a lower bound.
+    pub more_at_least: bool,
+}
+
+impl WindowsNotices {
+    fn add_names(&mut self, update: NamesUpdate) {
+        let room = MAX_NAMES.saturating_sub(self.names.len());
+        self.names.extend(update.new.into_iter().take(room));
+        self.more = update.more;
+        self.more_at_least = update.more_at_least;
+    }
 }
 
 impl Default for SessionState {
@@ -171,11 +206,15 @@ impl SessionState {
             webdav_channel: None,
             guest_port: GuestPort::Unknown,
             share: None,
+            shares: Vec::new(),
             activity: ShareActivity::default(),
             guest_resolution: None,
+            mouse_mode: 0,
             errors: Vec::new(),
             notices: VecDeque::new(),
             webdav_diagnosis: None,
+            remember: RememberView::default(),
+            windows: WindowsNotices::default(),
             next_error_id: 0,
         }
     }
@@ -234,21 +273,38 @@ impl SessionState {
             }
             SessionEvent::SharingStarted { root, read_only } => {
                 self.share = Some(ActiveShare { root, read_only, since: now });
+                self.shares.clear();
             }
-            SessionEvent::SharingStopped => self.share = None,
+            SessionEvent::SharingStopped => {
+                self.share = None;
+                self.shares.clear();
+            }
+            SessionEvent::SharesChanged(list) => {
+                self.share = None;
+                self.shares = list;
+            }
             SessionEvent::ShareError(e) => self.push_error(format!("cannot share: {e}")),
             SessionEvent::Webdav(ev) => self.apply_webdav(ev),
+            SessionEvent::Remember(ev) => {
+                if let Some(e) = self.remember.apply(ev) {
+                    self.push_error(e);
+                }
+            }
             SessionEvent::Display(DisplayEvent::Surface { channel, width, height }) => {
                 if channel.id == 0 {
                     self.guest_resolution = Some((width, height));
                 }
             }
             SessionEvent::Display(DisplayEvent::FirstFrame { .. } | DisplayEvent::NoChannel) => {}
+            SessionEvent::MouseMode { current, .. } => self.mouse_mode = current,
             SessionEvent::ShareActivity(a) => self.activity = a,
+            SessionEvent::WindowsSizeLimit(hit) => self.windows.size_limit = Some(hit),
+            SessionEvent::WindowsNames(update) => self.windows.add_names(update),
             SessionEvent::Ended(end) => {
                 // Sharing ends with the session.
                 self.guest_port = GuestPort::Unknown;
                 self.share = None;
+                self.shares.clear();
                 self.connection = Connection::Ended(end);
             }
         }
@@ -306,6 +362,11 @@ impl SessionState {
         !self.ended() && self.webdav_status() == Some(&ChannelStatus::Linked)
     }
 
+    /// Whether anything is shared: a folder at the root or named shares.
+    pub fn sharing(&self) -> bool {
+        self.share.is_some() || !self.shares.is_empty()
+    }
+
     /// The Folders panel's status layer.
     pub fn share_layer(&self) -> ShareLayer {
         if self.ended() {
@@ -318,9 +379,9 @@ impl SessionState {
             Some(ChannelStatus::Failed(e) | ChannelStatus::Closed(e) | ChannelStatus::Relinking(e)) => {
                 ShareLayer::ChannelDown(self.webdav_diagnosis.clone().unwrap_or_else(|| e.clone()))
             }
-            Some(ChannelStatus::Linked) => match (self.guest_port, &self.share) {
-                (GuestPort::Open, Some(_)) => ShareLayer::Sharing,
-                (GuestPort::Open, None) => ShareLayer::Ready,
+            Some(ChannelStatus::Linked) => match (self.guest_port, self.sharing()) {
+                (GuestPort::Open, true) => ShareLayer::Sharing,
+                (GuestPort::Open, false) => ShareLayer::Ready,
                 _ => ShareLayer::WaitingForGuest,
             },
         }
@@ -341,6 +402,27 @@ impl SessionState {
     }
 
     /// The best name for the session: the VM's name, the title, or the address.
+    /// What a bug report of `error` says about this session.
+    pub fn report_info(&self, error: String) -> crate::bug_report::ReportInfo {
+        crate::bug_report::ReportInfo {
+            error,
+            server: self.server.clone(),
+            vm_name: self.vm_name.clone(),
+            vm_uuid: self.vm_uuid.clone(),
+            connection: self.connection_summary(),
+            channels: self
+                .channels
+                .iter()
+                .map(|(c, s)| match s {
+                    ChannelStatus::Failed(why) | ChannelStatus::Closed(why) | ChannelStatus::Relinking(why) => {
+                        format!("{} {}: {} ({why})", c.channel_type, c.id, s.label())
+                    }
+                    _ => format!("{} {}: {}", c.channel_type, c.id, s.label()),
+                })
+                .collect(),
+        }
+    }
+
     pub fn display_name(&self) -> String {
         self.vm_name
             .clone()
@@ -375,44 +457,21 @@ pub struct Rate {
     pub from_guest: f64,
 }
 
-/// A transfer rate over a sliding window of byte-counter samples.
+/// The share's transfer rate over a sliding window of byte-counter samples.
 #[derive(Debug, Clone)]
-pub struct RateMeter {
-    window: Duration,
-    samples: VecDeque<(Instant, u64, u64)>,
-}
+pub struct RateMeter(CounterRates<2>);
 
 impl Default for RateMeter {
     fn default() -> Self {
-        Self::new(Duration::from_secs(2))
+        RateMeter(CounterRates::new(Duration::from_secs(2)))
     }
 }
 
 impl RateMeter {
-    /// A meter averaging over `window`.
-    pub fn new(window: Duration) -> Self {
-        RateMeter { window, samples: VecDeque::new() }
-    }
-
     /// Records the counters at `now` and returns the rate over the window (0 until two samples exist).
     pub fn update(&mut self, now: Instant, to_guest: u64, from_guest: u64) -> Rate {
-        if let Some(&(_, last_to, last_from)) = self.samples.back() {
-            if to_guest < last_to || from_guest < last_from {
-                // The counters restarted (the channel was relinked).
-                self.samples.clear();
-            }
-        }
-        self.samples.push_back((now, to_guest, from_guest));
-        // Keep one sample at or before the window's start, so the rate covers the whole window.
-        while self.samples.len() > 2 && self.samples.get(1).is_some_and(|s| now.duration_since(s.0) >= self.window) {
-            self.samples.pop_front();
-        }
-        let Some(&(t0, to0, from0)) = self.samples.front() else { return Rate::default() };
-        let secs = now.duration_since(t0).as_secs_f64();
-        if secs < 0.25 {
-            return Rate::default();
-        }
-        Rate { to_guest: (to_guest - to0) as f64 / secs, from_guest: (from_guest - from0) as f64 / secs }
+        let [to_guest, from_guest] = self.0.update(now, [to_guest, from_guest]);
+        Rate { to_guest, from_guest }
     }
 }
 
@@ -523,16 +582,20 @@ mod tests {
     }
 
     #[test]
-    fn rate_meter_averages_over_the_window() {
-        let t = Instant::now();
-        let mut m = RateMeter::new(Duration::from_secs(2));
-        assert_eq!(m.update(t, 0, 0), Rate::default());
-        let r = m.update(t + Duration::from_secs(1), 1000, 10);
-        assert_eq!((r.to_guest, r.from_guest), (1000.0, 10.0));
-        m.update(t + Duration::from_secs(2), 2000, 20);
-        let r = m.update(t + Duration::from_secs(4), 2000, 20);
-        assert_eq!(r.to_guest, 0.0, "idle for the whole window");
-        // A relink restarts the counters.
-        assert_eq!(m.update(t + Duration::from_secs(5), 5, 0), Rate::default());
+    fn windows_notices_keep_the_hint_and_a_bounded_name_list() {
+        use crate::webdav::windows::Direction;
+        let now = Instant::now();
+        let mut s = SessionState::default();
+        let hit = SizeLimitHit { direction: Direction::Download, path: "/a.iso".into(), size: Some(6), moved: 5 };
+        s.apply(SessionEvent::WindowsSizeLimit(hit.clone()), now);
+        assert_eq!(s.windows.size_limit, Some(hit));
+        let names = |n: usize, more: u64| NamesUpdate {
+            new: (0..n).map(|i| (format!("/x{i}."), NameProblem::TrailingDotOrSpace)).collect(),
+            more,
+            more_at_least: false,
+        };
+        s.apply(SessionEvent::WindowsNames(names(60, 0)), now);
+        s.apply(SessionEvent::WindowsNames(names(60, 3)), now);
+        assert_eq!((s.windows.names.len(), s.windows.more), (MAX_NAMES, 3));
     }
 }

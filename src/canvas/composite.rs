@@ -2,16 +2,17 @@
 //!
 //! The flags carry the Render operator (bits 0–7), the source and mask filters (bits 8–10, 11–13: Render's
 //! nearest 0, bilinear 1; the other filters are drawn bilinear), the repeat modes (bits 14–15, 16–17: none,
-//! normal, pad, reflect), component alpha (bit 18, refused), and SOURCE/MASK/DEST_OPAQUE (bits 22–24: that
+//! normal, pad, reflect), component alpha (bit 18), and SOURCE/MASK/DEST_OPAQUE (bits 22–24: that
 //! picture's alpha is taken as opaque). Destination pixel `(x, y)` samples the source at
 //! `(x − box.left + src_origin.x, y − box.top + src_origin.y)`, that pixel's centre mapped through the source
 //! transform (16.16 fixed point) when there is one; the mask likewise. Pixels are premultiplied; the source is
-//! multiplied by the mask's alpha, then combined with the destination by the Porter–Duff operator (CLEAR …
-//! SATURATE; the separable blend modes are refused). A8 pictures have only alpha.
+//! multiplied by the mask's alpha, then combined with the destination by the Render operator (`render_op`). With
+//! component alpha each colour channel of the source is multiplied by the mask's own channel instead (subpixel
+//! text). A8 pictures have only alpha.
 
-use super::blend::mul8;
 use super::draw::paint;
 use super::region::Area;
+use super::render_op::{Coverage, Operator};
 use super::surface::Surface;
 use super::CanvasError;
 use crate::codecs::Pixels;
@@ -59,6 +60,20 @@ pub fn filter_and_repeat(flags: u32, filter_shift: u32, repeat_shift: u32) -> (b
         _ => Repeat::Reflect,
     };
     (filter != 0, repeat)
+}
+
+impl<'a> Picture<'a> {
+    /// `pixels` as they are: nearest, no repeat, no transform, at the origin, with their own alpha.
+    pub fn plain(pixels: &'a Pixels) -> Self {
+        Picture {
+            pixels,
+            bilinear: false,
+            repeat: Repeat::None,
+            transform: None,
+            origin: Point16::default(),
+            opaque: false,
+        }
+    }
 }
 
 impl Picture<'_> {
@@ -112,52 +127,13 @@ impl Picture<'_> {
     }
 }
 
-/// The Porter–Duff factors of a Render operator, for the source and the destination: 0 zero, 1 one, 2 the
-/// other's alpha, 3 one minus the other's alpha; SATURATE has its own source factor.
-fn factors(op: u8) -> Result<(u8, u8), CanvasError> {
-    Ok(match op {
-        0 => (0, 0),  // CLEAR
-        1 => (1, 0),  // SRC
-        2 => (0, 1),  // DST
-        3 => (1, 3),  // OVER
-        4 => (3, 1),  // OVER_REVERSE
-        5 => (2, 0),  // IN
-        6 => (0, 2),  // IN_REVERSE
-        7 => (3, 0),  // OUT
-        8 => (0, 3),  // OUT_REVERSE
-        9 => (2, 3),  // ATOP
-        10 => (3, 2), // ATOP_REVERSE
-        11 => (3, 3), // XOR
-        12 => (1, 1), // ADD
-        13 => (4, 1), // SATURATE
-        _ => return Err(CanvasError::Unsupported("composite operators beyond SATURATE")),
-    })
-}
-
-/// `s` and `d` combined by the factors.
-fn combine(s: u32, d: u32, (fs, fd): (u8, u8)) -> u32 {
-    let (sa, da) = (s >> 24, d >> 24);
-    let factor = |f: u8, other_alpha: u32| match f {
-        0 => 0,
-        1 => 255,
-        2 => other_alpha,
-        3 => 255 - other_alpha,
-        // SATURATE: min(1, (1 − αd) / αs).
-        _ if sa == 0 => 255,
-        _ => ((255 - da) * 255 / sa).min(255),
-    };
-    let (ks, kd) = (factor(fs, da), factor(fd, sa));
-    (0..4).fold(0, |acc, c| {
-        let ch = |p: u32| (p >> (c * 8)) & 0xff;
-        acc | ((mul8(ch(s), ks) + mul8(ch(d), kd)).min(255) << (c * 8))
-    })
-}
-
 /// What a composite draws with.
 #[derive(Debug, Clone)]
 pub struct Compositing<'a> {
     /// The Render operator.
-    pub op: u8,
+    pub op: Operator,
+    /// Each colour channel of the source is multiplied by the mask's own channel (subpixel text), not by its alpha.
+    pub component_alpha: bool,
     /// The source.
     pub src: Picture<'a>,
     /// The mask, if any (only its alpha is used).
@@ -168,7 +144,7 @@ pub struct Compositing<'a> {
     pub origin: (i64, i64),
 }
 
-/// Composite flag: each colour channel has its own mask alpha (not drawn).
+/// Composite flag: each colour channel has its own mask alpha.
 const COMPONENT_ALPHA: u32 = 1 << 18;
 /// Composite flags: that picture's alpha is taken as opaque.
 const SOURCE_OPAQUE: u32 = 1 << 22;
@@ -176,10 +152,13 @@ const MASK_OPAQUE: u32 = 1 << 23;
 const DEST_OPAQUE: u32 = 1 << 24;
 
 impl<'a> Compositing<'a> {
-    /// The compositing a message asks for, over its resolved source and mask; refuses component alpha.
+    /// The compositing a message asks for, over its resolved source and mask; refuses an operator Render does not
+    /// define, and component alpha with an HSL operator (Render gives that no meaning).
     pub fn of(cp: &Composite<'_>, src: &'a Pixels, mask: Option<&'a Pixels>, bbox: &Rect) -> Result<Self, CanvasError> {
-        if cp.flags & COMPONENT_ALPHA != 0 {
-            return Err(CanvasError::Unsupported("composite with component alpha"));
+        let op = Operator::new(cp.op())?;
+        let component_alpha = cp.flags & COMPONENT_ALPHA != 0 && mask.is_some();
+        if component_alpha && !op.takes_component_alpha() {
+            return Err(CanvasError::Unsupported("composite with component alpha and an HSL operator"));
         }
         let picture = |pixels, (bilinear, repeat), transform, origin, opaque_bit: u32| Picture {
             pixels,
@@ -190,7 +169,8 @@ impl<'a> Compositing<'a> {
             opaque: cp.flags & opaque_bit != 0,
         };
         Ok(Compositing {
-            op: cp.op(),
+            op,
+            component_alpha,
             src: picture(src, filter_and_repeat(cp.flags, 8, 14), cp.src_transform, cp.src_origin, SOURCE_OPAQUE),
             mask: mask.map(|m| {
                 picture(m, filter_and_repeat(cp.flags, 11, 16), cp.mask_transform, cp.mask_origin, MASK_OPAQUE)
@@ -203,19 +183,26 @@ impl<'a> Compositing<'a> {
 
 /// Composites within `areas`.
 pub fn composite(dst: &mut Surface, areas: &[Area], how: &Compositing<'_>) -> Result<(), CanvasError> {
-    let f = factors(how.op)?;
     let at = |o: Point16, x: u32, y: u32| {
         (i64::from(x) - how.origin.0 + i64::from(o.x), i64::from(y) - how.origin.1 + i64::from(o.y))
     };
     paint(dst, areas, |x, y, d| {
         let (sx, sy) = at(how.src.origin, x, y);
-        let mut s = how.src.sample(sx, sy);
-        if let Some(m) = &how.mask {
-            let (mx, my) = at(m.origin, x, y);
-            s = super::blend::scale(s, m.sample(mx, my) >> 24);
-        }
+        let s = how.src.sample(sx, sy);
+        let coverage = match &how.mask {
+            None => Coverage::Full,
+            Some(m) => {
+                let (mx, my) = at(m.origin, x, y);
+                let m = m.sample(mx, my);
+                if how.component_alpha {
+                    Coverage::Component(m)
+                } else {
+                    Coverage::Alpha(m >> 24)
+                }
+            }
+        };
         let d = if how.dest_opaque { d | 0xff00_0000 } else { d };
-        combine(s, d, f)
+        how.op.apply(s, coverage, d)
     });
     Ok(())
 }
@@ -231,14 +218,7 @@ mod tests {
     }
 
     fn picture(p: &Pixels) -> Picture<'_> {
-        Picture {
-            pixels: p,
-            bilinear: false,
-            repeat: Repeat::None,
-            transform: None,
-            origin: Point16::default(),
-            opaque: false,
-        }
+        Picture::plain(p)
     }
 
     fn surface(format: SurfaceFormat, w: u32, fill: u32) -> Surface {
@@ -248,26 +228,14 @@ mod tests {
     }
 
     #[test]
-    fn porter_duff_operators() {
-        let (s, d) = (0x8080_0000, 0xff00_00ff);
-        assert_eq!(combine(s, d, factors(3).unwrap()), 0xff80_007f); // OVER
-        assert_eq!(combine(s, d, factors(1).unwrap()), s); // SRC
-        assert_eq!(combine(s, d, factors(0).unwrap()), 0); // CLEAR
-        assert_eq!(combine(s, d, factors(5).unwrap()), s); // IN an opaque destination
-        assert_eq!(combine(s, d, factors(7).unwrap()), 0); // OUT of it
-        assert_eq!(combine(s, d, factors(12).unwrap()), 0xff80_00ff); // ADD saturates
-        assert_eq!(combine(s, 0, factors(13).unwrap()), s); // SATURATE onto nothing
-        assert!(factors(0x30).is_err());
-    }
-
-    #[test]
     fn a_mask_scales_the_source_and_repeat_modes_extend_it() {
         // A 2×1 source, red then blue, tiled over 4 pixels through a padded mask of alpha 0x80, OVER black.
         let src = pixels(2, 1, vec![0xffff_0000, 0xff00_00ff]);
         let mask = pixels(1, 1, vec![0x8000_0000]);
         let mut dst = surface(SurfaceFormat::Xrgb32, 4, 0xff00_0000);
         let how = Compositing {
-            op: 3,
+            op: Operator::new(3).unwrap(),
+            component_alpha: false,
             src: Picture { repeat: Repeat::Normal, ..picture(&src) },
             mask: Some(Picture { repeat: Repeat::Pad, ..picture(&mask) }),
             dest_opaque: true,
@@ -320,7 +288,14 @@ mod tests {
     fn a8_destinations_keep_alpha_only() {
         let src = pixels(1, 1, vec![0x80ff_ffff]);
         let mut dst = surface(SurfaceFormat::A8, 1, 0x4000_0000);
-        let how = Compositing { op: 12, src: picture(&src), mask: None, dest_opaque: false, origin: (0, 0) };
+        let how = Compositing {
+            op: Operator::new(12).unwrap(),
+            component_alpha: false,
+            src: picture(&src),
+            mask: None,
+            dest_opaque: false,
+            origin: (0, 0),
+        };
         composite(&mut dst, &[Area::whole(1, 1)], &how).unwrap();
         assert_eq!(dst.pixels, vec![0xc000_0000]);
     }

@@ -12,17 +12,19 @@
 //!   palette cache.
 //! - [`mask`]: draw masks (QMask), which further restrict the areas a draw lands on.
 //! - [`rop`]: ROP descriptors and ternary ROPs.
-//! - [`composite`]: X Render compositing (COMPOSITE), over A8 and colour surfaces.
+//! - [`composite`]: X Render compositing (COMPOSITE), over A8 and colour surfaces; [`render_op`]: its operators.
 //! - [`stroke`]: paths of 1-pixel lines; [`text`]: glyph strings.
 //! - [`draw`]: the pixel work of each op; [`blend`]: colour keys and alpha (premultiplied OVER).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 pub mod blend;
 pub mod composite;
+pub mod cursor;
 pub mod draw;
 pub mod images;
 pub mod mask;
 pub mod region;
+pub mod render_op;
 pub mod rop;
 pub mod stream;
 pub mod stroke;

@@ -364,7 +364,10 @@ fn composite_through_an_a8_surface_mask() {
     // OVER (3), the 1×1 source repeated (normal, bit 14), the mask as it is.
     c.apply(&composite(3 | 1 << 14 | 1 << 19)).unwrap();
     assert_eq!(rgb(&c, 0), vec![0xff_0000, 0]);
-    assert_eq!(c.apply(&composite(3 | 1 << 18)), Err(CanvasError::Unsupported("composite with component alpha")));
+    assert!(c.apply(&composite(3 | 1 << 18)).is_ok(), "component alpha is drawn");
+    let hsl_ca = Err(CanvasError::Unsupported("composite with component alpha and an HSL operator"));
+    assert_eq!(c.apply(&composite(0x3b | 1 << 18)), hsl_ca);
+    assert_eq!(c.apply(&composite(0x40)), Err(CanvasError::Unsupported("composite operator unknown to Render")));
 }
 
 #[test]

@@ -14,6 +14,11 @@ pub enum BaseOutcome {
     Notify(Notify),
     /// DISCONNECTING: the server is about to close the channel for this reason.
     Disconnecting(LinkError),
+    /// PING (answered): `padding` bytes of padding, for the net-test estimate.
+    Ping {
+        /// Padding bytes.
+        padding: usize,
+    },
     /// Not a base message: the channel handles it.
     NotBase,
 }
@@ -48,9 +53,9 @@ impl BaseState {
                 // SET_ACK itself does not count.
                 return Ok(BaseOutcome::Handled);
             }
-            Some(BaseMessage::Ping { id, timestamp, .. }) => {
+            Some(BaseMessage::Ping { id, timestamp, padding }) => {
                 replies.push(Outgoing::from_pair(encode_pong(id, timestamp)));
-                BaseOutcome::Handled
+                BaseOutcome::Ping { padding }
             }
             Some(BaseMessage::Notify(n)) => BaseOutcome::Notify(n),
             Some(BaseMessage::Disconnecting { reason, .. }) => BaseOutcome::Disconnecting(reason),
@@ -93,7 +98,7 @@ mod tests {
         let mut st = BaseState::new();
         let mut out = Vec::new();
         let outcome = st.handle(msg::PING, &server::ping(5, 99, 1000), &mut out).unwrap();
-        assert!(matches!(outcome, BaseOutcome::Handled));
+        assert!(matches!(outcome, BaseOutcome::Ping { padding: 1000 }));
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].msg_type, msgc::PONG);
         assert_eq!(out[0].body.len(), 12);

@@ -7,17 +7,20 @@
 
 use super::driver::{drive, ChannelEnd, MessageHandler};
 use super::io::{MessageReader, Outgoing, RawMessage, WriterHandle};
+use super::stream_reports::StreamReports;
 use crate::canvas::{Canvas, Change, SessionImages};
 use crate::codecs::Limits;
 use crate::log_limit::limited;
 use crate::protocol::base::Notify;
+use crate::protocol::display::client::StreamReport;
 use crate::protocol::display::client::{encode_preferred_compression, DisplayInit, ImageCompression};
 use crate::protocol::display::image::image_type_name;
 use crate::protocol::display::{message_name, parse_display, DisplayMessage, DrawOp};
 use crate::protocol::main_channel::ChannelId;
-use crate::session::display::{DisplayShared, GLZ_WINDOW_PIXELS, PIXMAP_CACHE_PIXELS};
+use crate::session::display::{DisplayShared, MmClock, GLZ_WINDOW_PIXELS, PIXMAP_CACHE_PIXELS};
 use crate::session::{DisplayEvent, SessionEvent};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
@@ -42,6 +45,8 @@ pub struct DisplayContext {
     pub publish: Option<Arc<DisplayShared>>,
     /// How many display channels run: the first to link starts the server's caches afresh, so ours are cleared.
     pub running: Arc<Mutex<usize>>,
+    /// The session's multimedia clock, for stream reports.
+    pub clock: Arc<MmClock>,
 }
 
 /// Counts a running display channel for as long as it lives.
@@ -97,7 +102,14 @@ pub async fn run_display<R: AsyncRead + Unpin + Send>(
         }
     }
     let (tx, rx) = mpsc::channel(DECODE_QUEUE);
-    let worker = Worker { id: ctx.id, events: ctx.events.clone(), publish: ctx.publish.clone(), images: ctx.images };
+    let worker = Worker {
+        id: ctx.id,
+        events: ctx.events.clone(),
+        publish: ctx.publish.clone(),
+        images: ctx.images,
+        clock: ctx.clock.clone(),
+        replies: writer.data.clone(),
+    };
     let spawned = std::thread::Builder::new().name(format!("ryll-display-{}", ctx.id.id)).spawn(move || worker.run(rx));
     if let Err(e) = spawned {
         return ChannelEnd::Failed(format!("cannot start the display decoder: {e}"));
@@ -169,20 +181,80 @@ struct Worker {
     events: mpsc::Sender<SessionEvent>,
     publish: Option<Arc<DisplayShared>>,
     images: SessionImages,
+    clock: Arc<MmClock>,
+    /// Where STREAM_REPORTs go (the channel's writer).
+    replies: mpsc::Sender<Outgoing>,
 }
 
+/// How often the decoding thread looks for new messages while a stream report is waiting for its timeout.
+const REPORT_POLL: Duration = Duration::from_millis(5);
+
 impl Worker {
+    /// The next message; while a stream report has a deadline, wakes up for it and sends what falls due.
+    fn next(&self, rx: &mut mpsc::Receiver<RawMessage>, reports: &mut StreamReports) -> Option<RawMessage> {
+        loop {
+            for r in reports.due(Instant::now()) {
+                self.report(r);
+            }
+            let Some(deadline) = reports.next_deadline() else { return rx.blocking_recv() };
+            match rx.try_recv() {
+                Ok(m) => return Some(m),
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    std::thread::sleep(deadline.saturating_duration_since(Instant::now()).min(REPORT_POLL));
+                }
+            }
+        }
+    }
+
+    fn report(&self, r: StreamReport) {
+        tracing::debug!(
+            "display {}: stream report: stream {} frames {} drops {} delay {} ms",
+            self.id,
+            r.stream_id,
+            r.num_frames,
+            r.num_drops,
+            r.last_frame_delay
+        );
+        // A closed writer means the channel is ending; the report no longer matters.
+        let _ = self.replies.blocking_send(Outgoing::from_pair(r.encode()));
+    }
+
     fn run(self, mut rx: mpsc::Receiver<RawMessage>) {
         let mut canvas = Canvas::new(self.images.clone(), Limits::default());
         let mut images = ImageCounts::default();
-        while let Some(msg) = rx.blocking_recv() {
+        let mut reports = StreamReports::default();
+        while let Some(msg) = self.next(&mut rx, &mut reports) {
             let applied = match parse_display(msg.msg_type, &msg.body) {
+                Ok(Some(DisplayMessage::StreamActivateReport(a))) => {
+                    if reports.activate(&a) {
+                        tracing::debug!("display {}: stream {} asks for reports: {a:?}", self.id, a.stream_id);
+                        Ok(None)
+                    } else {
+                        Err(format!("stream id {} out of range", a.stream_id))
+                    }
+                }
                 Ok(Some(m)) => {
                     images.count(&m);
+                    match &m {
+                        DisplayMessage::StreamDestroy(id) => reports.destroy(*id),
+                        DisplayMessage::StreamDestroyAll => reports.destroy_all(),
+                        _ => {}
+                    }
                     let applied = canvas.apply(&m).map_err(|e| e.to_string());
-                    let frame = matches!(m, DisplayMessage::StreamData(_) | DisplayMessage::StreamDataSized(_));
-                    if let (true, Ok(_), Some(shared)) = (frame, &applied, &self.publish) {
+                    let frame = match &m {
+                        DisplayMessage::StreamData(d) => Some((d.id, d.mm_time)),
+                        DisplayMessage::StreamDataSized(d) => Some((d.id, d.mm_time)),
+                        _ => None,
+                    };
+                    if let (Some(_), Ok(_), Some(shared)) = (frame, &applied, &self.publish) {
                         shared.update(|f| f.stream_frames += 1);
+                    }
+                    if let Some((id, mm)) = frame {
+                        let now = Instant::now();
+                        if let Some(r) = reports.frame(id, mm, applied.is_ok(), self.clock.at(now), now) {
+                            self.report(r);
+                        }
                     }
                     if matches!(applied, Ok(Some(Change::Mark))) {
                         tracing::debug!("display {}: images so far: {images}", self.id);

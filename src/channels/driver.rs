@@ -49,6 +49,9 @@ pub trait MessageHandler: Send {
 
     /// A NOTIFY from the server on this channel. Returning `Some` ends the channel.
     fn on_notice(&mut self, notice: Notify) -> impl Future<Output = Option<ChannelEnd>> + Send;
+
+    /// A PING (already answered) with `padding` bytes of padding arrived now.
+    fn on_ping(&mut self, _padding: usize) {}
 }
 
 /// Runs the read loop of a linked channel until it ends.
@@ -79,6 +82,10 @@ where
         }
         let end = match outcome {
             BaseOutcome::Handled => None,
+            BaseOutcome::Ping { padding } => {
+                handler.on_ping(padding);
+                None
+            }
             BaseOutcome::Disconnecting(r) => {
                 tracing::debug!("the server is disconnecting the channel ({r})");
                 reason = Some(r);

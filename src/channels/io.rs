@@ -39,12 +39,21 @@ pub struct ByteCounters {
     pub bytes_in: AtomicU64,
     /// Bytes sent to the server.
     pub bytes_out: AtomicU64,
+    /// Messages received from the server.
+    pub messages_in: AtomicU64,
+    /// Messages sent to the server.
+    pub messages_out: AtomicU64,
 }
 
 impl ByteCounters {
-    /// (in, out).
+    /// Bytes (in, out).
     pub fn get(&self) -> (u64, u64) {
         (self.bytes_in.load(Ordering::Relaxed), self.bytes_out.load(Ordering::Relaxed))
+    }
+
+    /// Messages (in, out).
+    pub fn messages(&self) -> (u64, u64) {
+        (self.messages_in.load(Ordering::Relaxed), self.messages_out.load(Ordering::Relaxed))
     }
 }
 
@@ -198,6 +207,7 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
                 Some((msg_type, size)) if self.buf.len() >= header_len + size => {
                     let mut whole = self.buf.split_to(header_len + size);
                     self.counters.bytes_in.fetch_add(whole.len() as u64, Ordering::Relaxed);
+                    self.counters.messages_in.fetch_add(1, Ordering::Relaxed);
                     record(&self.capture, Direction::ServerToClient, &whole);
                     whole.advance(header_len);
                     return Ok(Some(RawMessage { msg_type, body: whole.freeze() }));
@@ -329,6 +339,7 @@ async fn writer_loop<W: AsyncWrite + Unpin>(
             inner.write_all(&flat).await?;
         }
         counters.bytes_out.fetch_add(total as u64, Ordering::Relaxed);
+        counters.messages_out.fetch_add(batch.len() as u64, Ordering::Relaxed);
     }
     inner.flush().await?;
     inner.shutdown().await

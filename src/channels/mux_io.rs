@@ -14,8 +14,8 @@
 //!   onto the socket writer's bounded data lane; the write waits while the lane is full. Waiting writers get
 //!   lane slots in the order they asked (tokio's semaphore is fair), so connections take turns on the socket.
 
+use super::compression::Outbound;
 use super::io::{BufRing, Outgoing, WriterHandle};
-use super::vmc::encode_outgoing;
 use super::webdav::WebdavStats;
 use crate::webdav::mux::{ClientId, FRAME_HEADER_SIZE, MAX_FRAME_PAYLOAD};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -337,7 +337,7 @@ impl Dropped {
 pub struct FrameSink {
     id: ClientId,
     writer: WriterHandle,
-    compress: bool,
+    compress: Arc<Outbound>,
     stats: Arc<WebdavStats>,
     pool: FramePool,
     dropped: Dropped,
@@ -351,7 +351,7 @@ impl FrameSink {
     pub fn new(
         id: ClientId,
         writer: WriterHandle,
-        compress: bool,
+        compress: Arc<Outbound>,
         stats: Arc<WebdavStats>,
         pool: FramePool,
         dropped: Dropped,
@@ -369,8 +369,8 @@ impl FrameSink {
             self.reserving = None;
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        let (id, compress, pool, dropped) = (self.id, self.compress, &self.pool, &self.dropped);
-        let frame = |bufs: &[IoSlice<'_>]| {
+        let (id, compress, pool, dropped, stats) = (self.id, &self.compress, &self.pool, &self.dropped, &self.stats);
+        let frame = |bufs: &[IoSlice<'_>], lane_full: bool| {
             let n = total.min(MAX_FRAME_PAYLOAD);
             let mut frame = pool
                 .lock()
@@ -386,13 +386,13 @@ impl FrameSink {
                     break;
                 }
             }
-            (n, encode_outgoing(frame.freeze(), compress))
+            (n, compress.encode(frame.freeze(), lane_full, &stats.compression))
         };
         if self.reserving.is_none() {
             // Fast path: a free slot and nobody waiting for one.
             match self.writer.data.try_reserve() {
                 Ok(permit) => {
-                    let (n, msg) = frame(bufs);
+                    let (n, msg) = frame(bufs, false);
                     if !dropped.send_unless_dropped(|| {
                         permit.send(msg);
                     }) {
@@ -418,7 +418,7 @@ impl FrameSink {
             }
             Poll::Ready(Ok(permit)) => {
                 self.reserving = None;
-                let (n, msg) = frame(bufs);
+                let (n, msg) = frame(bufs, true);
                 if !self.dropped.send_unless_dropped(|| {
                     permit.send(msg);
                 }) {
@@ -461,6 +461,11 @@ impl AsyncWrite for FrameSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::compression::ShareCompression;
+
+    fn plain() -> Arc<Outbound> {
+        Arc::new(Outbound::new(ShareCompression::Never, false, None))
+    }
     use crate::webdav::mux::Demuxer;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::sync::mpsc;
@@ -531,7 +536,7 @@ mod tests {
         let (control, _control_rx) = mpsc::channel(2);
         let writer = WriterHandle { control, data: data_tx };
         let stats = Arc::new(WebdavStats::default());
-        let mut sink = FrameSink::new(-7, writer, false, stats.clone(), frame_pool(), Dropped::default());
+        let mut sink = FrameSink::new(-7, writer, plain(), stats.clone(), frame_pool(), Dropped::default());
         let body: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
         let reader = tokio::spawn(async move {
             let mut demux = Demuxer::new();
@@ -560,7 +565,7 @@ mod tests {
         let (data_tx, mut data_rx) = mpsc::channel(2);
         let (control, _control_rx) = mpsc::channel(2);
         let writer = WriterHandle { control, data: data_tx };
-        let mut sink = FrameSink::new(1, writer, false, Arc::default(), frame_pool(), Dropped::default());
+        let mut sink = FrameSink::new(1, writer, plain(), Arc::default(), frame_pool(), Dropped::default());
         let n = sink.write_vectored(&[IoSlice::new(b"head "), IoSlice::new(b"body")]).await.unwrap();
         assert_eq!(n, 9);
         let m = data_rx.recv().await.unwrap();
@@ -573,7 +578,7 @@ mod tests {
         let (control, _control_rx) = mpsc::channel(2);
         let writer = WriterHandle { control, data: data_tx };
         let dropped = Dropped::default();
-        let mut sink = FrameSink::new(3, writer, false, Arc::default(), frame_pool(), dropped.clone());
+        let mut sink = FrameSink::new(3, writer, plain(), Arc::default(), frame_pool(), dropped.clone());
         sink.write_all(b"before").await.unwrap();
         dropped.set();
         let err = sink.write_all(b"after").await.unwrap_err();

@@ -19,6 +19,7 @@
 //!   new connection.
 //! - PORT_EVENT CLOSED or BREAK drops every client and resets the splitter. ryll never sends port events.
 
+use super::compression::{CompressionStats, Outbound, ShareCompression};
 use super::driver::{drive, AbortOnDrop, ChannelEnd, MessageHandler};
 use super::io::{MessageReader, Outgoing, RawMessage, WriterHandle};
 use super::mux_io::{copy_pool, frame_pool, input_pipe, CopyPool, Dropped, FramePool, FrameSink, InputSender};
@@ -59,13 +60,20 @@ pub struct WebdavConfig {
     pub max_clients: usize,
     /// How long one client may refuse input before it is dropped.
     pub stall_limit: Duration,
-    /// Ask the server to LZ4-compress guest data and compress ours (see docs/performance.md).
-    pub lz4: bool,
+    /// When to use LZ4 (`--share-compression`; see `compression` and docs/performance.md).
+    pub compression: ShareCompression,
+    /// What shares started in this session protect (credential stores, login files; see docs/security.md).
+    pub protection: crate::webdav::protect::Protection,
 }
 
 impl Default for WebdavConfig {
     fn default() -> Self {
-        WebdavConfig { max_clients: 256, stall_limit: Duration::from_secs(30), lz4: false }
+        WebdavConfig {
+            max_clients: 256,
+            stall_limit: Duration::from_secs(30),
+            compression: ShareCompression::Auto,
+            protection: crate::webdav::protect::Protection::defaults(),
+        }
     }
 }
 
@@ -83,6 +91,8 @@ pub struct WebdavStats {
     pub bytes_from_guest: AtomicU64,
     /// Payload bytes sent to the guest.
     pub bytes_to_guest: AtomicU64,
+    /// Whether LZ4 is on, and the bytes it saved.
+    pub compression: CompressionStats,
 }
 
 /// What the WebDAV channel reports.
@@ -128,8 +138,10 @@ enum Dispatch {
 
 /// What the WebDAV channel needs besides its socket.
 pub struct WebdavContext {
-    /// Send LZ4 COMPRESSED_DATA (the server advertised the capability and the user opted in).
-    pub compress: bool,
+    /// Whether to send LZ4 COMPRESSED_DATA, frame by frame.
+    pub outbound: Arc<Outbound>,
+    /// LZ4 was offered at the link, so the server may send COMPRESSED_DATA.
+    pub lz4_offered: bool,
     /// The share to serve.
     pub share: ShareSlot,
     /// Settings.
@@ -147,8 +159,9 @@ pub async fn run_webdav<R: AsyncRead + Unpin + Send + 'static>(
     ctx: WebdavContext,
 ) -> ChannelEnd {
     let (dispatch_tx, dispatch_rx) = mpsc::channel(DISPATCH_QUEUE);
-    let lz4_offered = ctx.config.lz4;
-    let _reader = AbortOnDrop(tokio::spawn(socket_reader(reader, writer.clone(), dispatch_tx, lz4_offered)));
+    let lz4_offered = ctx.lz4_offered;
+    let stats = ctx.stats.clone();
+    let _reader = AbortOnDrop(tokio::spawn(socket_reader(reader, writer.clone(), dispatch_tx, lz4_offered, stats)));
     let mut d = Dispatcher::new(writer, ctx);
     d.run(dispatch_rx).await
 }
@@ -160,8 +173,9 @@ async fn socket_reader<R: AsyncRead + Unpin + Send>(
     writer: WriterHandle,
     out: mpsc::Sender<Dispatch>,
     lz4_offered: bool,
+    stats: Arc<WebdavStats>,
 ) {
-    let mut handler = VmcReader { out: out.clone(), lz4_offered };
+    let mut handler = VmcReader { out: out.clone(), lz4_offered, stats };
     let end = drive(&mut reader, &writer, &mut handler).await;
     let _ = out.send(Dispatch::End(end)).await;
 }
@@ -169,6 +183,7 @@ async fn socket_reader<R: AsyncRead + Unpin + Send>(
 struct VmcReader {
     out: mpsc::Sender<Dispatch>,
     lz4_offered: bool,
+    stats: Arc<WebdavStats>,
 }
 
 impl VmcReader {
@@ -191,7 +206,14 @@ impl MessageHandler for VmcReader {
             return None;
         }
         let item = match decode_incoming(msg.msg_type, &msg.body) {
-            Ok(Some(VmcIncoming::Data(data))) => Dispatch::Data(data),
+            Ok(Some(VmcIncoming::Data(data))) => {
+                if msg.msg_type == msg::SPICEVMC_COMPRESSED_DATA {
+                    let c = &self.stats.compression;
+                    c.received_raw.fetch_add(data.len() as u64, Ordering::Relaxed);
+                    c.received_wire.fetch_add(msg.body.len() as u64, Ordering::Relaxed);
+                }
+                Dispatch::Data(data)
+            }
             Ok(Some(VmcIncoming::PortInit(init))) if init.name != WEBDAV_PORT_NAME => {
                 Dispatch::UnexpectedPort(init.name)
             }
@@ -427,7 +449,7 @@ impl Dispatcher {
         self.refused.insert(id, self.ctx.config.max_clients.max(1));
         let mut frames = crate::webdav::mux::encode_frames(id, over_capacity_response());
         frames.extend(encode_close(id));
-        let _ = self.writer.data.send(encode_outgoing(Bytes::from(frames), self.ctx.compress)).await;
+        let _ = self.writer.data.send(encode_outgoing(Bytes::from(frames), false)).await;
     }
 
     fn open_client(&mut self, id: ClientId) {
@@ -438,7 +460,7 @@ impl Dispatcher {
         let sink = FrameSink::new(
             id,
             self.writer.clone(),
-            self.ctx.compress,
+            self.ctx.outbound.clone(),
             self.ctx.stats.clone(),
             self.frames.clone(),
             dropped.clone(),
@@ -498,8 +520,7 @@ impl Dispatcher {
                     self.clients.remove(&id);
                     self.current = None;
                     self.emit(WebdavEvent::ClientStalled(id));
-                    let _ =
-                        self.writer.data.send(encode_outgoing(Bytes::from(encode_close(id)), self.ctx.compress)).await;
+                    let _ = self.writer.data.send(encode_outgoing(Bytes::from(encode_close(id)), false)).await;
                     break;
                 }
             }

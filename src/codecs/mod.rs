@@ -20,6 +20,7 @@
 use thiserror::Error;
 
 pub mod bitmap;
+pub mod cursor;
 pub mod glz;
 pub mod jpeg;
 pub mod lz;

@@ -160,6 +160,11 @@ pub fn encode_attach_channels() -> (u16, Vec<u8>) {
     (msgc::MAIN_ATTACH_CHANNELS, Vec::new())
 }
 
+/// MOUSE_MODE_REQUEST {u16 mode}.
+pub fn encode_mouse_mode_request(mode: u16) -> (u16, Vec<u8>) {
+    (msgc::MAIN_MOUSE_MODE_REQUEST, mode.to_le_bytes().to_vec())
+}
+
 /// Serialises a CHANNELS_LIST body (for test servers).
 pub fn encode_channels_list(list: &[ChannelId]) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + list.len() * 2);

@@ -21,9 +21,11 @@
 pub mod base;
 pub mod caps;
 pub mod constants;
+pub mod cursor;
 pub mod display;
 pub mod error;
 pub mod header;
+pub mod inputs;
 pub mod link;
 pub mod main_channel;
 pub mod ticket;

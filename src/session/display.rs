@@ -8,8 +8,8 @@ use crate::channels::display::{run_display, DisplayContext, MAX_DISPLAY_MESSAGE}
 use crate::codecs::Pixels;
 use crate::protocol::caps::Caps;
 use crate::protocol::constants::{
-    ChannelType, DISPLAY_CAP_CODEC_MJPEG, DISPLAY_CAP_LZ4_COMPRESSION, DISPLAY_CAP_MONITORS_CONFIG,
-    DISPLAY_CAP_MULTI_CODEC, DISPLAY_CAP_SIZED_STREAM,
+    ChannelType, DISPLAY_CAP_A8_SURFACE, DISPLAY_CAP_CODEC_MJPEG, DISPLAY_CAP_COMPOSITE, DISPLAY_CAP_LZ4_COMPRESSION,
+    DISPLAY_CAP_MONITORS_CONFIG, DISPLAY_CAP_MULTI_CODEC, DISPLAY_CAP_SIZED_STREAM, DISPLAY_CAP_STREAM_REPORT,
 };
 use crate::protocol::display::client::ImageCompression;
 use crate::protocol::main_channel::ChannelId;
@@ -31,6 +31,26 @@ pub struct DisplayConfig {
     pub enabled: bool,
     /// The image compression to ask the server for (PREFERRED_COMPRESSION), if any.
     pub compression: Option<ImageCompression>,
+}
+
+/// The session's multimedia clock, which video frames are stamped against: the server's time at MAIN_INIT (or at
+/// its last MULTI_MEDIA_TIME) plus the time elapsed here since, in milliseconds, wrapping like the server's.
+#[derive(Debug, Default)]
+pub struct MmClock {
+    base: Mutex<Option<(u32, Instant)>>,
+}
+
+impl MmClock {
+    /// The server says its clock reads `mm` now.
+    pub fn set(&self, mm: u32, now: Instant) {
+        *self.base.lock().unwrap_or_else(|e| e.into_inner()) = Some((mm, now));
+    }
+
+    /// The clock at `now`, once the server has set it.
+    pub fn at(&self, now: Instant) -> Option<u32> {
+        let base = *self.base.lock().unwrap_or_else(|e| e.into_inner());
+        base.map(|(mm, t)| mm.wrapping_add(now.saturating_duration_since(t).as_millis() as u32))
+    }
 }
 
 /// Called when the primary surface has changed and nobody has looked yet (the window's `request_repaint`).
@@ -180,26 +200,31 @@ pub(crate) struct DisplayKind {
     config: DisplayConfig,
     images: SessionImages,
     shared: Arc<DisplayShared>,
+    clock: Arc<MmClock>,
     running: Arc<Mutex<usize>>,
 }
 
 impl DisplayKind {
-    pub(crate) fn new(config: DisplayConfig, shared: Arc<DisplayShared>) -> Self {
+    pub(crate) fn new(config: DisplayConfig, shared: Arc<DisplayShared>, clock: Arc<MmClock>) -> Self {
         let images = SessionImages::new(PIXMAP_CACHE_PIXELS.into(), GLZ_WINDOW_PIXELS.into());
-        DisplayKind { config, images, shared, running: Arc::new(Mutex::new(0)) }
+        DisplayKind { config, images, shared, clock, running: Arc::new(Mutex::new(0)) }
     }
 }
 
-/// The display capabilities ryll advertises: MONITORS_CONFIG, LZ4 images, and MJPEG video streams (MULTI_CODEC
-/// with CODEC_MJPEG only, and SIZED_STREAM). Other codecs are not offered: decoding VP8, VP9, H.264 or H.265 needs
-/// a video decoder library (GStreamer, libav) that a Rust client cannot rely on, and MJPEG is what spice-server
-/// always has. STREAM_REPORT is not offered yet: the server's bitrate control would act on the reports. COMPOSITE
-/// and A8_SURFACE change what guest drivers emit and are advertised only once drawn and tested.
+/// The display capabilities ryll advertises: MONITORS_CONFIG, COMPOSITE and A8_SURFACE (every Render operator, with
+/// masks and component alpha, checked against pixman in `tests/pixman_composite.rs`), LZ4 images, and MJPEG video
+/// streams (MULTI_CODEC with CODEC_MJPEG only, SIZED_STREAM, and STREAM_REPORT: playback statistics for the
+/// server's bitrate control, `channels::stream_reports`). Other codecs are not offered: decoding VP8, VP9, H.264 or
+/// H.265 needs a video decoder library (GStreamer, libav) that a Rust client cannot rely on, and MJPEG is what
+/// spice-server always has.
 pub fn display_caps() -> Caps {
     Caps::with(&[
         DISPLAY_CAP_MONITORS_CONFIG,
+        DISPLAY_CAP_COMPOSITE,
+        DISPLAY_CAP_A8_SURFACE,
         DISPLAY_CAP_LZ4_COMPRESSION,
         DISPLAY_CAP_SIZED_STREAM,
+        DISPLAY_CAP_STREAM_REPORT,
         DISPLAY_CAP_MULTI_CODEC,
         DISPLAY_CAP_CODEC_MJPEG,
     ])
@@ -229,6 +254,7 @@ impl ChannelKind for DisplayKind {
             compression: self.config.compression,
             images: self.images.clone(),
             publish: (ctx.id.id == 0).then(|| self.shared.clone()),
+            clock: self.clock.clone(),
             running: self.running.clone(),
         };
         Box::pin(run_display(linked.reader, linked.writer, ctx))

@@ -4,9 +4,13 @@
 //! [`SessionCommand`]s through the returned [`SessionHandle`]. Live counters are in [`SessionShared`], which the
 //! front end may read at any time without going through the event queue. No front end contains protocol logic.
 
+pub mod cursor;
 pub mod display;
+pub mod inputs;
+pub mod remember;
 mod sharing;
 mod table;
+pub mod traffic;
 
 pub use table::{ChannelContext, ChannelFuture, ChannelKind, LinkedChannel};
 
@@ -22,7 +26,11 @@ use crate::connect::password::Password;
 use crate::protocol::base::Severity;
 use crate::protocol::constants::{ChannelType, LinkError};
 use crate::protocol::main_channel::ChannelId;
+use crate::remember::{format_uuid, VmKey};
+use crate::webdav::named::{NamedShare, ShareInfo};
 use crate::webdav::server::{ShareConfig, ShareServer};
+use crate::webdav::windows::{NamesUpdate, SizeLimitHit, WindowsHints};
+use remember::{RememberConfig, RememberEvent, Remembering};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -47,10 +55,16 @@ pub struct SessionConfig {
     pub capture_dir: Option<PathBuf>,
     /// The folder to share as soon as the WebDAV channel is up.
     pub share: Option<ShareConfig>,
+    /// Named shares to serve as soon as the WebDAV channel is up (`--share NAME=PATH`; not with `share`).
+    pub shares: Vec<NamedShare>,
     /// WebDAV channel settings.
     pub webdav: WebdavConfig,
     /// Display channel settings (off by default: only the window and `--screenshot` link display channels).
     pub display: display::DisplayConfig,
+    /// Link the inputs and cursor channels (the window and the `--type`/`--send-keys`/`--click` hooks do).
+    pub inputs: bool,
+    /// Remembered shares: the file and what to do with this VM's entry (`None`: neither read nor written).
+    pub remember: Option<RememberConfig>,
 }
 
 /// Something the front end should know about.
@@ -114,12 +128,30 @@ pub enum SessionEvent {
     },
     /// Sharing stopped.
     SharingStopped,
+    /// The named shares changed (one was added, removed or made read-only or writable): the list now served, in
+    /// order; empty when named sharing stopped.
+    SharesChanged(Vec<ShareInfo>),
     /// The share could not be started.
     ShareError(String),
     /// A WebDAV channel event.
     Webdav(WebdavEvent),
+    /// Remembered shares: the VM's identity, a share started again or skipped, saved or forgotten.
+    Remember(RememberEvent),
+    /// The server's mouse mode changed (MAIN_INIT or MOUSE_MODE; ryll asks for client mode whenever it is offered).
+    MouseMode {
+        /// The modes the server supports (a mask: 1 server, 2 client).
+        supported: u16,
+        /// The mode in force.
+        current: u16,
+    },
     /// A display channel event (state changes only: frames go through [`SessionShared::display`]).
     Display(DisplayEvent),
+    /// A Windows guest's transfer stopped at its WebDAV client's file size limit: show the registry fix
+    /// ([`SIZE_LIMIT_FIX`](crate::webdav::windows::SIZE_LIMIT_FIX)). Sent at most once per session.
+    WindowsSizeLimit(SizeLimitHit),
+    /// A Windows guest listed folders holding names Windows cannot represent: the new ones (at most
+    /// [`MAX_NAMES`](crate::webdav::windows::MAX_NAMES) in a session) and a count of the rest.
+    WindowsNames(NamesUpdate),
     /// Sharing activity changed (sent at most once per [`ACTIVITY_INTERVAL`], only when something changed).
     ShareActivity(ShareActivity),
     /// The session is over. Always the last event.
@@ -162,6 +194,19 @@ pub struct ShareActivity {
     pub requests_in_flight: usize,
     /// When the current share last saw a request (ms since the Unix epoch; 0 if never).
     pub last_request_unix_ms: u64,
+    /// LZ4 was offered to the server at the last link (it compresses what the guest sends).
+    pub lz4_offered: bool,
+    /// ryll may compress what it sends (the server can decompress and the mode allows it).
+    pub lz4_sending: bool,
+    /// Bytes LZ4 saved on the wire, both directions.
+    pub compression_saved: u64,
+}
+
+impl ShareActivity {
+    /// One line for the user: whether compression is on and the bytes it saved.
+    pub fn compression(&self) -> String {
+        crate::channels::compression::label(self.lz4_offered, self.lz4_sending, self.compression_saved)
+    }
 }
 
 /// How often [`SessionEvent::ShareActivity`] may be sent.
@@ -207,6 +252,20 @@ pub enum SessionCommand {
     StartSharing(ShareConfig),
     /// Stop sharing: guest connections are reset and new requests get 503.
     StopSharing,
+    /// Add a named share (`/NAME/` of the guest's root), keeping the other named shares and their connections.
+    /// Refused (a [`SessionEvent::ShareError`]) while a folder is shared at the root.
+    AddShare(NamedShare),
+    /// Remove the named share of that name; the others stay.
+    RemoveShare(String),
+    /// Make the named share `name` read-only or writable; the others stay.
+    SetShareReadOnly {
+        /// The share's name.
+        name: String,
+        /// Refuse every change from now on.
+        read_only: bool,
+    },
+    /// "Remember for this VM": save what is shared now for this VM (true) or forget it (false).
+    Remember(bool),
     /// End the session.
     Disconnect,
 }
@@ -222,6 +281,14 @@ pub struct SessionShared {
     pub share: ShareSlot,
     /// The primary surface of display channel 0 and the front end's repaint hook.
     pub display: Arc<display::DisplayShared>,
+    /// The inputs channel's queue and the input state (mouse mode, lock LEDs).
+    pub inputs: Arc<inputs::InputsShared>,
+    /// The guest pointer (cursor channel).
+    pub cursor: Arc<cursor::CursorShared>,
+    /// The multimedia clock video frames are stamped against (set by the main channel).
+    pub mm_clock: Arc<display::MmClock>,
+    /// What Windows guests tripped over, for every share of the session.
+    pub windows: Arc<WindowsHints>,
 }
 
 impl SessionShared {
@@ -247,6 +314,9 @@ impl SessionShared {
             requests_served: share.requests_served,
             requests_in_flight: share.in_flight,
             last_request_unix_ms: share.last_request_unix_ms,
+            lz4_offered: self.webdav.compression.offered.load(Relaxed),
+            lz4_sending: self.webdav.compression.can_send.load(Relaxed),
+            compression_saved: self.webdav.compression.saved(),
         }
     }
 }
@@ -281,7 +351,15 @@ const EVENT_QUEUE: usize = 1024;
 fn channel_kinds(config: &SessionConfig, shared: &SessionShared) -> Vec<Arc<dyn ChannelKind>> {
     let mut kinds: Vec<Arc<dyn ChannelKind>> = vec![Arc::new(sharing::WebdavKind::new(config.webdav.clone(), shared))];
     if config.display.enabled {
-        kinds.push(Arc::new(display::DisplayKind::new(config.display, shared.display.clone())));
+        kinds.push(Arc::new(display::DisplayKind::new(
+            config.display,
+            shared.display.clone(),
+            shared.mm_clock.clone(),
+        )));
+    }
+    if config.inputs {
+        kinds.push(Arc::new(inputs::InputsKind::new(shared.inputs.clone())));
+        kinds.push(Arc::new(cursor::CursorChannelKind::new(shared.cursor.clone())));
     }
     kinds
 }
@@ -325,6 +403,9 @@ struct Core {
     session_id: Option<u32>,
     offered: BTreeSet<ChannelId>,
     seen_first_list: bool,
+    /// The VM's name and UUID from MAIN_NAME and MAIN_UUID, for the remembered shares' key.
+    vm: (Option<String>, Option<[u8; 16]>),
+    remembering: Remembering,
     /// Failures in a row of each channel, for the relink backoff.
     failures: BTreeMap<ChannelId, u32>,
 }
@@ -336,6 +417,7 @@ impl Core {
         events: mpsc::Sender<SessionEvent>,
         shared: Arc<SessionShared>,
     ) -> Self {
+        let remembering = Remembering::new(config.remember.clone());
         Core {
             config,
             events,
@@ -345,6 +427,8 @@ impl Core {
             session_id: None,
             offered: BTreeSet::new(),
             seen_first_list: false,
+            vm: (None, None),
+            remembering,
             failures: BTreeMap::new(),
         }
     }
@@ -363,6 +447,12 @@ impl Core {
         }
         if let Some(share) = self.config.share.clone() {
             if let Err(e) = sharing::set_share(&self.shared, &self.events, Some(share)).await {
+                return SessionEnd::Failed(e);
+            }
+        }
+        if !self.config.shares.is_empty() {
+            let shares = self.config.shares.clone();
+            if let Err(e) = sharing::start_named(&self.shared, &self.events, shares).await {
                 return SessionEnd::Failed(e);
             }
         }
@@ -406,10 +496,22 @@ impl Core {
                     None | Some(SessionCommand::Disconnect) => return SessionEnd::UserRequested,
                     Some(SessionCommand::StartSharing(cfg)) => self.share(Some(cfg)).await,
                     Some(SessionCommand::StopSharing) => self.share(None).await,
+                    Some(SessionCommand::AddShare(share)) => self.change(sharing::Change::Add(share)).await,
+                    Some(SessionCommand::RemoveShare(name)) => self.change(sharing::Change::Remove(name)).await,
+                    Some(SessionCommand::SetShareReadOnly { name, read_only }) => {
+                        self.change(sharing::Change::ReadOnly(name, read_only)).await;
+                    }
+                    Some(SessionCommand::Remember(on)) => {
+                        let current = remember::remembered_from(self.shared.current_share().as_ref());
+                        self.remembering.set(on, current, &self.events).await;
+                    }
                 },
                 ended = self.table.next_end() => self.on_channel_end(ended).await,
                 _ = ticker.tick() => {
                     if let Some(ev) = sharing::activity_update(&self.shared, &mut last_activity) {
+                        self.emit(ev).await;
+                    }
+                    for ev in sharing::windows_updates(&self.shared) {
                         self.emit(ev).await;
                     }
                 }
@@ -421,20 +523,46 @@ impl Core {
         match ev {
             MainEvent::Init(init) => {
                 self.session_id = Some(init.session_id);
+                self.shared.mm_clock.set(init.multi_media_time, std::time::Instant::now());
                 self.emit(SessionEvent::Connected { session_id: init.session_id }).await;
+                let (supported, current) = (init.supported_mouse_modes as u16, init.current_mouse_mode as u16);
+                self.on_mouse_mode(supported, current).await;
             }
-            MainEvent::Name(name) => self.emit(SessionEvent::ServerName(name)).await,
-            MainEvent::Uuid(u) => self.emit(SessionEvent::ServerUuid(format_uuid(&u))).await,
+            MainEvent::MouseMode { supported, current } => self.on_mouse_mode(supported, current).await,
+            MainEvent::MmTime(mm) => self.shared.mm_clock.set(mm, std::time::Instant::now()),
+            MainEvent::Name(name) => {
+                self.vm.0 = Some(name.clone());
+                self.emit(SessionEvent::ServerName(name)).await
+            }
+            MainEvent::Uuid(u) => {
+                self.vm.1 = Some(u);
+                self.emit(SessionEvent::ServerUuid(format_uuid(&u))).await
+            }
             MainEvent::Notice(n) => {
                 self.emit(SessionEvent::Notice { severity: n.severity, message: n.message }).await;
             }
             MainEvent::ChannelsList(list) => self.on_channels_list(list).await,
+            MainEvent::LinkEstimate(rate) => {
+                tracing::info!("link rate from the server's net test: {:.1} Mbit/s", rate * 8.0 / 1e6);
+                self.shared.webdav.compression.link_estimate.store(rate as u64, std::sync::atomic::Ordering::Relaxed);
+            }
             MainEvent::Closed { .. } => {}
         }
     }
 
+    async fn on_mouse_mode(&mut self, supported: u16, current: u16) {
+        self.shared.inputs.update(|s| {
+            s.supported_mouse_modes = supported;
+            s.mouse_mode = current;
+        });
+        self.emit(SessionEvent::MouseMode { supported, current }).await;
+    }
+
     /// The initial channel list or a hot-plugged one: every new channel whose type has a kind is linked.
     async fn on_channels_list(&mut self, list: Vec<ChannelId>) {
+        if !self.seen_first_list {
+            self.identified().await;
+        }
         for ch in list {
             if !self.offered.insert(ch) {
                 continue;
@@ -487,13 +615,55 @@ impl Core {
     }
 
     /// Starts, replaces or stops the share. The WebDAV channel stays linked: the old share's connections end at
-    /// their next request boundary (see [`sharing::set_share`]).
+    /// their next request boundary (see [`sharing::set_share`]). A new share is remembered when the box is on.
     async fn share(&mut self, cfg: Option<ShareConfig>) {
         let starting = cfg.is_some();
-        if let Err(e) = sharing::set_share(&self.shared, &self.events, cfg).await {
-            if starting {
+        match sharing::set_share(&self.shared, &self.events, cfg).await {
+            Err(e) if starting => self.emit(SessionEvent::ShareError(e)).await,
+            Err(_) => {}
+            Ok(_) => self.remembered_changed().await,
+        }
+    }
+
+    /// The VM is known (its name and UUID came before the first channel list): starts its remembered share, if
+    /// any, before the WebDAV channel links.
+    async fn identified(&mut self) {
+        let tls = self.config.transport.tls.as_ref();
+        let host = match (self.config.addr.as_str(), tls) {
+            ("", Some(t)) => crate::connect::addr::format_addr(&t.host, t.port),
+            (addr, _) => addr.to_string(),
+        };
+        let key = VmKey::new(self.vm.1.as_ref(), self.vm.0.as_deref(), &host);
+        let label = format!("{} @ {host}", self.vm.0.as_deref().unwrap_or("(no name)"));
+        let given = remember::given(self.config.share.as_ref(), &self.config.shares);
+        let protection = self.config.webdav.protection.clone();
+        let start = self.remembering.identified(key, label, given, &protection, &self.events).await;
+        if let Some(cfg) = start.root {
+            if let Err(e) = sharing::set_share(&self.shared, &self.events, Some(cfg)).await {
                 self.emit(SessionEvent::ShareError(e)).await;
             }
+        }
+        if !start.named.is_empty() {
+            if let Err(e) = sharing::start_named(&self.shared, &self.events, start.named).await {
+                self.emit(SessionEvent::ShareError(e)).await;
+            }
+        }
+    }
+
+    /// What is shared changed: saved for this VM when the "Remember" box is on.
+    async fn remembered_changed(&mut self) {
+        let current = remember::remembered_from(self.shared.current_share().as_ref());
+        self.remembering.share_changed(current, &self.events).await
+    }
+}
+
+impl Core {
+    /// Adds, removes or changes one named share; the others and their connections stay (see
+    /// [`sharing::change_named`]).
+    async fn change(&mut self, change: sharing::Change) {
+        match sharing::change_named(&self.shared, &self.events, change).await {
+            Err(e) => self.emit(SessionEvent::ShareError(e)).await,
+            Ok(()) => self.remembered_changed().await,
         }
     }
 }
@@ -509,9 +679,4 @@ fn later_link_failure(e: &LinkFailure) -> String {
         ),
         other => other.to_string(),
     }
-}
-
-fn format_uuid(u: &[u8; 16]) -> String {
-    let hex: String = u.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }

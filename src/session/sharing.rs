@@ -3,12 +3,14 @@
 
 use super::table::{ChannelContext, ChannelFuture, ChannelKind, LinkedChannel};
 use super::{SessionEvent, SessionShared, ShareActivity};
+use crate::channels::compression::{offer_lz4, Outbound};
 use crate::channels::vmc::vmc_caps;
 use crate::channels::webdav::{
     run_webdav, ShareSlot, WebdavConfig, WebdavContext, WebdavEvent, WebdavStats, DATA_QUEUE, MAX_WEBDAV_MESSAGE,
 };
 use crate::protocol::caps::Caps;
 use crate::protocol::constants::{ChannelType, SPICEVMC_CAP_DATA_COMPRESS_LZ4};
+use crate::webdav::named::{NamedShare, ShareNameError};
 use crate::webdav::server::{ShareConfig, ShareServer};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,7 +48,12 @@ impl ChannelKind for WebdavKind {
     }
 
     fn caps(&self) -> Caps {
-        vmc_caps(self.config.lz4)
+        // Decided at every link, from the main channel's net-test estimate (see `channels::compression`).
+        let c = &self.stats.compression;
+        let estimate = c.link_estimate.load(Ordering::Relaxed);
+        let offer = offer_lz4(self.config.compression, (estimate > 0).then_some(estimate as f64));
+        c.offered.store(offer, Ordering::Relaxed);
+        vmc_caps(offer)
     }
 
     fn max_message(&self) -> u32 {
@@ -67,10 +74,21 @@ impl ChannelKind for WebdavKind {
     }
 
     fn run(&self, linked: LinkedChannel, ctx: ChannelContext) -> ChannelFuture {
-        let compress = self.config.lz4 && linked.info.server_channel.has(SPICEVMC_CAP_DATA_COMPRESS_LZ4);
+        let server_can = linked.info.server_channel.has(SPICEVMC_CAP_DATA_COMPRESS_LZ4);
+        let c = &self.stats.compression;
+        let estimate = c.link_estimate.load(Ordering::Relaxed);
+        let outbound =
+            Arc::new(Outbound::new(self.config.compression, server_can, (estimate > 0).then_some(estimate as f64)));
+        c.can_send.store(outbound.enabled(), Ordering::Relaxed);
+        tracing::info!(
+            "webdav: compression {} (mode {:?}, server can decompress: {server_can})",
+            c.describe(),
+            self.config.compression
+        );
         let (tx, mut rx) = mpsc::channel(WEBDAV_EVENTS);
         let webdav = WebdavContext {
-            compress,
+            outbound,
+            lz4_offered: c.offered.load(Ordering::Relaxed),
             share: self.share.clone(),
             config: self.config.clone(),
             stats: self.stats.clone(),
@@ -115,7 +133,7 @@ pub(crate) async fn set_share(
     cfg: Option<ShareConfig>,
 ) -> Result<bool, String> {
     let server = match cfg {
-        Some(cfg) => Some(ShareServer::new(cfg).map_err(|e| e.to_string())?),
+        Some(cfg) => Some(ShareServer::with_windows_hints(cfg, shared.windows.clone()).map_err(|e| e.to_string())?),
         None => None,
     };
     let had_share = shared.current_share().is_some();
@@ -137,6 +155,81 @@ pub(crate) async fn set_share(
     Ok(had_share)
 }
 
+/// Starts serving `shares` as named shares (replacing any current share) and reports them.
+pub(crate) async fn start_named(
+    shared: &SessionShared,
+    events: &mpsc::Sender<SessionEvent>,
+    shares: Vec<NamedShare>,
+) -> Result<(), String> {
+    let server = ShareServer::named_with_windows_hints(shares, shared.windows.clone()).map_err(|e| e.to_string())?;
+    let list = server.shares().unwrap_or_default();
+    let old = match shared.share.write() {
+        Ok(mut slot) => slot.replace(server),
+        Err(_) => None,
+    };
+    if let Some(old) = old {
+        old.retire();
+    }
+    let _ = events.send(SessionEvent::SharesChanged(list)).await;
+    Ok(())
+}
+
+/// A change to the named shares.
+#[derive(Debug)]
+pub(crate) enum Change {
+    /// Add this share.
+    Add(NamedShare),
+    /// Remove the share of this name.
+    Remove(String),
+    /// Make the share of this name read-only (or writable).
+    ReadOnly(String, bool),
+}
+
+/// Applies `change` to the named shares and reports the new list. The server is not replaced: its share table is
+/// swapped ([`ShareServer::change_shares`]), so the guest's connections, and with them its other shares, stay.
+/// Adding the first share starts named sharing; removing the last one stops it. Refused while a folder is shared
+/// at the root (stop that first).
+pub(crate) async fn change_named(
+    shared: &SessionShared,
+    events: &mpsc::Sender<SessionEvent>,
+    change: Change,
+) -> Result<(), String> {
+    let Some(server) = shared.current_share() else {
+        return match change {
+            Change::Add(share) => start_named(shared, events, vec![share]).await,
+            Change::Remove(name) | Change::ReadOnly(name, _) => Err(ShareNameError::Unknown(name).to_string()),
+        };
+    };
+    let list = server
+        .change_shares(|shares| {
+            match change {
+                Change::Add(share) => shares.push(share),
+                Change::Remove(name) => {
+                    let before = shares.len();
+                    shares.retain(|s| s.name != name);
+                    if shares.len() == before {
+                        return Err(ShareNameError::Unknown(name).into());
+                    }
+                }
+                Change::ReadOnly(name, read_only) => {
+                    let share = shares.iter_mut().find(|s| s.name == name).ok_or(ShareNameError::Unknown(name))?;
+                    share.config.read_only = read_only;
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+    if list.is_empty() {
+        let old = shared.share.write().ok().and_then(|mut slot| slot.take());
+        if let Some(old) = old {
+            old.retire();
+        }
+        let _ = events.send(SessionEvent::SharingStopped).await;
+    }
+    let _ = events.send(SessionEvent::SharesChanged(list)).await;
+    Ok(())
+}
+
 /// The activity event to send, if anything changed since `last`.
 pub(crate) fn activity_update(shared: &SessionShared, last: &mut ShareActivity) -> Option<SessionEvent> {
     let now = shared.share_activity();
@@ -144,4 +237,17 @@ pub(crate) fn activity_update(shared: &SessionShared, last: &mut ShareActivity) 
         *last = now;
         SessionEvent::ShareActivity(now)
     })
+}
+
+/// The Windows hints to send (checked with the activity): the size-limit hint once per session, and the names
+/// newly found that Windows cannot represent.
+pub(crate) fn windows_updates(shared: &SessionShared) -> Vec<SessionEvent> {
+    let mut out = Vec::new();
+    if let Some(hit) = shared.windows.take_size_limit() {
+        out.push(SessionEvent::WindowsSizeLimit(hit));
+    }
+    if let Some(names) = shared.windows.take_names() {
+        out.push(SessionEvent::WindowsNames(names));
+    }
+    out
 }

@@ -16,6 +16,7 @@ use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use super::pace::Pace;
 use super::share_stats::RequestGuard;
 use super::sharefs::UploadBody;
+use super::windows::{with_listing_watch, ConnectionWatch, Direction, Transfer, WindowsHints};
 
 /// Body pieces under this size are gathered before they reach the filesystem ...
 const SMALL_PIECE: usize = 8 * 1024;
@@ -147,12 +148,41 @@ pub struct ShareBody {
     sent: u64,
     /// The connection's write account: the body waits while it is far ahead (see [`Pace`]).
     pace: Option<Arc<Pace>>,
+    /// A response to the Windows mini-redirector (see [`watch_windows`](Self::watch_windows)).
+    windows: Option<WindowsWatch>,
+}
+
+/// What a response to the Windows mini-redirector reports to its [`WindowsHints`].
+struct WindowsWatch {
+    hints: Arc<WindowsHints>,
+    /// The request path, for the hint.
+    path: String,
+    /// The response status.
+    status: u16,
+    /// A GET: checked against the size limit when the body ends.
+    download: bool,
+    /// The connection's watch, for a download that went out completely (served by hyper).
+    conn: Option<Arc<ConnectionWatch>>,
 }
 
 impl ShareBody {
     /// Wraps dav-server's body; `guard` ends the request when the body is done.
     pub(super) fn new(inner: DavBody, guard: RequestGuard, announced: Option<u64>) -> Self {
-        Self { inner, guard: Some(guard), announced, sent: 0, pace: None }
+        Self { inner, guard: Some(guard), announced, sent: 0, pace: None, windows: None }
+    }
+
+    /// Reports to `hints`: a GET's end is checked against the size limit, and the body is polled with listings
+    /// watched (dav-server reads the directory of a PROPFIND while its body streams).
+    pub(super) fn watch_windows(
+        mut self,
+        hints: Arc<WindowsHints>,
+        conn: Option<Arc<ConnectionWatch>>,
+        method: &str,
+        path: String,
+        status: u16,
+    ) -> Self {
+        self.windows = Some(WindowsWatch { hints, path, status, download: method == "GET", conn });
+        self
     }
 
     /// Produces no more than [`AHEAD`](super::pace::AHEAD) bytes beyond what `pace`'s connection has written.
@@ -174,6 +204,21 @@ impl Drop for ShareBody {
     fn drop(&mut self) {
         let complete = self.announced.is_some_and(|n| self.sent >= n);
         self.finish(complete);
+        if let Some(w) = self.windows.take().filter(|w| w.download) {
+            let transfer = Transfer {
+                direction: Direction::Download,
+                announced: self.announced,
+                moved: self.sent,
+                complete,
+                status: w.status,
+            };
+            let (announced, sent) = (self.announced, self.sent);
+            tracing::debug!(path = %w.path, ?announced, sent, complete, "windows GET ended");
+            match (&w.conn, complete) {
+                (Some(conn), true) => conn.download_done(&transfer, &w.path),
+                _ => w.hints.transfer_ended(&transfer, &w.path),
+            }
+        }
     }
 }
 
@@ -197,7 +242,9 @@ impl HttpBody for ShareBody {
         }
         // dav-server does some of its work (DELETE, COPY, MOVE, PROPFIND) while the body streams.
         let inner = &mut this.inner;
-        let polled = match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx))) {
+        let listing = this.windows.as_ref().map(|w| &w.hints);
+        let poll = AssertUnwindSafe(|| with_listing_watch(listing, || Pin::new(inner).poll_frame(cx)));
+        let polled = match catch_unwind(poll) {
             Ok(polled) => polled,
             Err(_) => {
                 tracing::error!("webdav response body panicked; aborting the connection");

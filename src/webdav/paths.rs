@@ -6,7 +6,7 @@ use dav_server::davpath::DavPath;
 use http::header::HeaderValue;
 use http::{Request, StatusCode};
 
-use super::sharefs::{check_raw_path, percent_decode, NameError};
+use super::sharefs::{check_raw_path, percent_decode, MultiFs, NameError};
 
 /// Refuse a request path or COPY/MOVE `Destination` with a dot segment, an encoded slash, a
 /// backslash or a control byte (see [`check_raw_path`]) with 400, a name or path longer than the
@@ -62,15 +62,19 @@ fn destination_raw_path(text: &str) -> Option<&str> {
 ///
 /// A `Destination` we cannot parse gets 400; dav-server's parser (the `url` crate) is more
 /// lenient and could resolve such a value to the root.
-pub(super) fn check_tree_operation<B>(req: &Request<B>) -> Option<(StatusCode, &'static str)> {
+///
+/// With named shares (`named`), each share's folder (`/NAME`) is a root too, and the virtual root above them
+/// cannot be copied either.
+pub(super) fn check_tree_operation<B>(req: &Request<B>, named: bool) -> Option<(StatusCode, &'static str)> {
     const ROOT_TEXT: &str = "The root of the shared folder cannot be deleted, moved or replaced.\n";
     let method = req.method().as_str();
     if !matches!(method, "DELETE" | "MOVE" | "COPY") {
         return None;
     }
+    let is_root = |p: &[u8]| p.is_empty() || (named && MultiFs::is_top(p));
     // A target dav-server cannot parse is refused by dav-server itself.
     let source = normalized_path(req.uri().path())?;
-    if source.is_empty() && method != "COPY" {
+    if (is_root(&source) && method != "COPY") || (named && source.is_empty()) {
         return Some((StatusCode::FORBIDDEN, ROOT_TEXT));
     }
     if method == "DELETE" {
@@ -82,7 +86,7 @@ pub(super) fn check_tree_operation<B>(req: &Request<B>) -> Option<(StatusCode, &
         return Some((StatusCode::BAD_REQUEST, "Invalid Destination header.\n"));
     };
     let dest_contains_source = source == dest || source.starts_with(&[dest.as_slice(), b"/"].concat());
-    if dest.is_empty() || dest_contains_source {
+    if is_root(&dest) || dest_contains_source {
         return Some((StatusCode::FORBIDDEN, ROOT_TEXT));
     }
     None
@@ -90,6 +94,11 @@ pub(super) fn check_tree_operation<B>(req: &Request<B>) -> Option<(StatusCode, &
 
 /// The `Destination` header as a normalised path (see [`normalized_path`]). Like dav-server,
 /// take a value starting with `/` as a path and otherwise use the path of the absolute URI.
+/// The decoded, normalised path of a request's `Destination` header (no trailing slash), if it has a valid one.
+pub(super) fn destination<B>(req: &Request<B>) -> Option<Vec<u8>> {
+    destination_path(req.headers().get("destination")?)
+}
+
 fn destination_path(value: &HeaderValue) -> Option<Vec<u8>> {
     let text = value.to_str().ok()?;
     if text.starts_with('/') {
@@ -103,7 +112,7 @@ fn destination_path(value: &HeaderValue) -> Option<Vec<u8>> {
 
 /// A request path percent-decoded and normalised the way dav-server does it (`.`/`..` and
 /// repeated slashes resolved), without its trailing slash; the root is the empty string.
-fn normalized_path(raw: &str) -> Option<Vec<u8>> {
+pub(super) fn normalized_path(raw: &str) -> Option<Vec<u8>> {
     let path = DavPath::new(raw).ok()?;
     let bytes = path.as_bytes();
     Some(bytes.strip_suffix(b"/").unwrap_or(bytes).to_vec())
@@ -132,7 +141,7 @@ mod tests {
             req = req.header("destination", d);
         }
         let req = req.body(()).unwrap_or_default();
-        check_tree_operation(&req).map(|(status, _)| status)
+        check_tree_operation(&req, false).map(|(status, _)| status)
     }
 
     #[test]

@@ -6,6 +6,15 @@
 //! filesystem ([`ShareFs`](super::sharefs::ShareFs): confined to the share, loss-free uploads).
 //! One [`ShareServer`] (one `DavHandler`, one lock table) serves every connection of a share.
 //!
+//! # Named shares
+//! [`ShareServer::named`] serves several folders at once: the guest's root is a read-only virtual folder with one
+//! folder per share ([`MultiFs`]), each share with its own read-only flag, protection and quota.
+//! [`ShareServer::change_shares`] swaps the table of shares in at once, without retiring the server: adding,
+//! removing or changing one share leaves the guest's connections (and so its other shares) alone. Read-only is
+//! decided per path: a write method whose path (for COPY: whose destination; for MOVE: either) lies in a read-only
+//! share or at the root gets 403, dav-server's method filter is chosen per request, and the share's filesystem
+//! refuses every change on its own. Each share's folder is a root for the tree checks below.
+//!
 //! # Fixes on top of dav-server 0.11
 //! A thin wrapper ([`ShareServer::handle`], then `dispatch.rs`) sits in front of `DavHandler::handle`; the
 //! method policy is in [`methods`](super::methods), the path policy in `paths.rs`:
@@ -32,6 +41,10 @@
 //!   an encoded slash, a backslash, NUL or another control byte in the request path or in a
 //!   COPY/MOVE `Destination` (whose scheme must be http or https). The filesystem refuses such
 //!   names again on its own.
+//! - **Protected paths cannot be locked or patched**: LOCK, UNLOCK and PROPPATCH on a hidden or read-only path
+//!   (also through a symlink in the share) get 403 before dav-server, whose lock table is in memory and which
+//!   pretends to set the Windows `Win32*` properties; the filesystem refuses every other method on its own (see
+//!   [`protect`](super::protect)).
 //! - **Client errors keep the connection**: dav-server adds `Connection: close` to most error
 //!   answers (e.g. `423 Locked` on PUT); the wrapper removes it from 4xx answers (see
 //!   `dispatch::keep_connection_open` for why that is safe).
@@ -82,7 +95,7 @@ use std::io;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Buf;
@@ -99,13 +112,16 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::bodies::{CheckedBody, ShareBody};
-use super::dispatch::{dispatch, internal_error, refuse_and_close};
+use super::dispatch::{dispatch, internal_error, refuse_and_close, View};
 use super::methods::dav_methods;
+use super::named::{check_shares, NamedShare, ShareInfo, ShareNameError};
 use super::pace::{Pace, PacedIo};
 use super::paths::display_path;
+use super::protect::Protection;
 pub use super::share_stats::{InFlightProgress, InFlightRequest, ShareStats, ShareStatsSnapshot};
-use super::sharefs::{ShareFs, ShareFsOptions};
+use super::sharefs::{Mount, MultiFs, ShareFs, ShareFsOptions};
 use super::unread_body;
+use super::windows::{is_mini_redirector, listing_scope, ConnectionWatch, WindowsHints};
 
 /// GET read chunk size: one mux frame holds at most 65535 bytes.
 pub const READ_BUF_SIZE: usize = 65535;
@@ -128,6 +144,8 @@ pub struct ShareConfig {
     /// Create files `0600` and directories `0700` (only the user can read them) instead of
     /// following the umask like any local program.
     pub private: bool,
+    /// What the guest may not read or change inside the share (credential stores, login files).
+    pub protection: Protection,
 }
 
 /// Why a share could not be set up.
@@ -144,9 +162,26 @@ pub enum ShareError {
     /// The root exists but is not a directory.
     #[error("shared folder {} is not a directory", .0.display())]
     NotADirectory(PathBuf),
+    /// A bad share name, two alike, too many shares or no such share.
+    #[error(transparent)]
+    Name(#[from] ShareNameError),
+    /// Named shares were changed on a server of one share at the root.
+    #[error("a folder is shared at the root: stop that share before adding named shares")]
+    NotNamed,
 }
 
-/// The WebDAV server for one shared folder; cheap to clone (the state is behind an `Arc`).
+/// `shares` with every root canonical (checked again when the filesystem opens).
+fn canonical(mut shares: Vec<NamedShare>) -> Result<Vec<NamedShare>, ShareError> {
+    for share in &mut shares {
+        let root = &share.config.root;
+        share.config.root =
+            std::fs::canonicalize(root).map_err(|source| ShareError::Root { path: root.clone(), source })?;
+    }
+    Ok(shares)
+}
+
+/// The WebDAV server for one shared folder, or for several named shares behind a read-only virtual root; cheap
+/// to clone (the state is behind an `Arc`).
 #[derive(Clone)]
 pub struct ShareServer {
     inner: Arc<Inner>,
@@ -156,9 +191,29 @@ struct Inner {
     root: PathBuf,
     read_only: bool,
     handler: DavHandler,
+    /// One share at the root, or named shares.
+    tree: Tree,
+    protection: Protection,
     stats: Arc<ShareStats>,
+    /// What the Windows hints have seen (shared with the session, see [`ShareServer::with_windows_hints`]).
+    windows: Arc<WindowsHints>,
     /// Set when the share is stopped or replaced: its connections end at their next request boundary.
     retired: tokio::sync::watch::Sender<bool>,
+}
+
+/// What a server serves.
+enum Tree {
+    /// One share at the root: its filesystem, for the protection checks made before dav-server (LOCK).
+    Single(ShareFs),
+    /// Named shares: their settings and the table requests start from, swapped as shares come and go.
+    Named(RwLock<NamedTable>),
+}
+
+struct NamedTable {
+    /// The shares' settings (roots canonical), in the order they are listed.
+    shares: Vec<NamedShare>,
+    /// The filesystem over them.
+    fs: MultiFs,
 }
 
 impl fmt::Debug for ShareServer {
@@ -170,36 +225,144 @@ impl fmt::Debug for ShareServer {
     }
 }
 
+/// Canonicalise and check a share's root and open its filesystem.
+fn open_share(cfg: &ShareConfig) -> Result<(PathBuf, ShareFs), ShareError> {
+    let root =
+        std::fs::canonicalize(&cfg.root).map_err(|source| ShareError::Root { path: cfg.root.clone(), source })?;
+    let meta = std::fs::metadata(&root).map_err(|source| ShareError::Root { path: cfg.root.clone(), source })?;
+    if !meta.is_dir() {
+        return Err(ShareError::NotADirectory(root));
+    }
+    let options = ShareFsOptions { read_only: cfg.read_only, private: cfg.private };
+    let fs = ShareFs::open_protected(&root, options, cfg.protection.clone())
+        .map_err(|source| ShareError::Root { path: cfg.root.clone(), source })?;
+    Ok((root, fs))
+}
+
+/// The filesystem over `shares` (roots canonical).
+fn named_fs(shares: &[NamedShare]) -> Result<MultiFs, ShareError> {
+    let mut mounts = Vec::with_capacity(shares.len());
+    for share in shares {
+        let (root, fs) = open_share(&share.config)?;
+        mounts.push(Mount { name: share.name.clone(), root, fs });
+    }
+    Ok(MultiFs::new(Arc::new(mounts)))
+}
+
+fn handler(fs: Box<dyn dav_server::fs::GuardedFileSystem<()>>, read_only: bool) -> DavHandler {
+    DavHandler::builder()
+        .filesystem(fs)
+        .locksystem(MemLs::new())
+        .methods(dav_methods(read_only))
+        .autoindex(true)
+        // The filesystem lists only symlinks that stay inside the share; show those.
+        .hide_symlinks(false)
+        .read_buf_size(READ_BUF_SIZE)
+        .build_handler()
+}
+
 impl ShareServer {
     /// Build the server for `cfg`. The root must exist and be a directory; it is canonicalised
     /// (symlinks and `..` resolved) once, here.
     pub fn new(cfg: ShareConfig) -> Result<Self, ShareError> {
-        let root =
-            std::fs::canonicalize(&cfg.root).map_err(|source| ShareError::Root { path: cfg.root.clone(), source })?;
-        let meta = std::fs::metadata(&root).map_err(|source| ShareError::Root { path: cfg.root.clone(), source })?;
-        if !meta.is_dir() {
-            return Err(ShareError::NotADirectory(root));
-        }
-        let options = ShareFsOptions { read_only: cfg.read_only, private: cfg.private };
-        let fs = ShareFs::open(&root, options).map_err(|source| ShareError::Root { path: cfg.root.clone(), source })?;
-        let handler = DavHandler::builder()
-            .filesystem(Box::new(fs))
-            .locksystem(MemLs::new())
-            .methods(dav_methods(cfg.read_only))
-            .autoindex(true)
-            // The filesystem lists only symlinks that stay inside the share; show those.
-            .hide_symlinks(false)
-            .read_buf_size(READ_BUF_SIZE)
-            .build_handler();
-        Ok(Self {
+        Self::with_windows_hints(cfg, WindowsHints::new())
+    }
+
+    /// Like [`new`](Self::new), reporting what Windows clients trip over to `windows` (the session's, so that its
+    /// hints outlive a change of share).
+    pub fn with_windows_hints(cfg: ShareConfig, windows: Arc<WindowsHints>) -> Result<Self, ShareError> {
+        let (root, fs) = open_share(&cfg)?;
+        let handler = handler(Box::new(fs.clone()), cfg.read_only);
+        Ok(Self::build(root, cfg.read_only, handler, Tree::Single(fs), cfg.protection, windows))
+    }
+
+    /// Build the server for named shares: the guest's root is a read-only folder holding one folder per share
+    /// (`/NAME/`). Names must pass [`check_shares`]; every root must exist and be a directory.
+    pub fn named(shares: Vec<NamedShare>) -> Result<Self, ShareError> {
+        Self::named_with_windows_hints(shares, WindowsHints::new())
+    }
+
+    /// Like [`named`](Self::named), reporting what Windows clients trip over to `windows`.
+    pub fn named_with_windows_hints(shares: Vec<NamedShare>, windows: Arc<WindowsHints>) -> Result<Self, ShareError> {
+        check_shares(shares.iter().map(|s| s.name.as_str()))?;
+        let shares = canonical(shares)?;
+        let fs = named_fs(&shares)?;
+        // Read-only shares are refused per path, before dav-server (see `dispatch`), and by their filesystem.
+        let handler = handler(Box::new(fs.clone()), false);
+        let protection = shares.first().map(|s| s.config.protection.clone()).unwrap_or_else(Protection::defaults);
+        let tree = Tree::Named(RwLock::new(NamedTable { shares, fs }));
+        Ok(Self::build(PathBuf::new(), false, handler, tree, protection, windows))
+    }
+
+    fn build(
+        root: PathBuf,
+        read_only: bool,
+        handler: DavHandler,
+        tree: Tree,
+        protection: Protection,
+        windows: Arc<WindowsHints>,
+    ) -> Self {
+        Self {
             inner: Arc::new(Inner {
                 root,
-                read_only: cfg.read_only,
+                read_only,
                 handler,
+                tree,
+                protection,
                 stats: Arc::new(ShareStats::new()),
+                windows,
                 retired: tokio::sync::watch::channel(false).0,
             }),
-        })
+        }
+    }
+
+    /// What the Windows hints have seen.
+    pub fn windows_hints(&self) -> Arc<WindowsHints> {
+        Arc::clone(&self.inner.windows)
+    }
+
+    /// The named shares served, in order; `None` for a server of one share at the root.
+    pub fn shares(&self) -> Option<Vec<ShareInfo>> {
+        let Tree::Named(table) = &self.inner.tree else { return None };
+        let table = table.read().ok()?;
+        Some(
+            table
+                .shares
+                .iter()
+                .map(|s| ShareInfo { name: s.name.clone(), root: s.config.root.clone(), read_only: s.config.read_only })
+                .collect(),
+        )
+    }
+
+    /// Change the named shares with `change` (given the current list, roots canonical) and swap the new table in
+    /// at once. Requests in flight finish with the table they started with; connections stay open, so adding or
+    /// removing a share does not disturb the others. Refused for a server of one share at the root.
+    pub fn change_shares(
+        &self,
+        change: impl FnOnce(&mut Vec<NamedShare>) -> Result<(), ShareError>,
+    ) -> Result<Vec<ShareInfo>, ShareError> {
+        let Tree::Named(table) = &self.inner.tree else { return Err(ShareError::NotNamed) };
+        {
+            let mut table = table.write().map_err(|_| ShareError::NotNamed)?;
+            let mut shares = table.shares.clone();
+            change(&mut shares)?;
+            check_shares(shares.iter().map(|s| s.name.as_str()))?;
+            let shares = canonical(shares)?;
+            let fs = named_fs(&shares)?;
+            *table = NamedTable { shares, fs };
+        }
+        self.shares().ok_or(ShareError::NotNamed)
+    }
+
+    /// What a request is served from now.
+    fn view(&self) -> View<'_> {
+        match &self.inner.tree {
+            Tree::Single(fs) => View::Single(fs, self.inner.read_only),
+            Tree::Named(table) => match table.read() {
+                Ok(table) => View::Named(table.fs.clone()),
+                Err(_) => View::Named(MultiFs::new(Arc::new(Vec::new()))),
+            },
+        }
     }
 
     /// Ends this share's connections gracefully: a request in flight is answered (with `Connection: close`), then
@@ -210,14 +373,19 @@ impl ShareServer {
         self.inner.retired.send_replace(true);
     }
 
-    /// The canonical path of the shared directory.
+    /// The canonical path of the shared directory (empty for named shares: see [`shares`](Self::shares)).
     pub fn root(&self) -> &Path {
         &self.inner.root
     }
 
-    /// Whether the share refuses writes.
+    /// Whether the share refuses writes (false for named shares, which decide each on its own).
     pub fn read_only(&self) -> bool {
         self.inner.read_only
+    }
+
+    /// What the share protects.
+    pub fn protection(&self) -> &Protection {
+        &self.inner.protection
     }
 
     /// The share's live statistics (shared by all clones of this server).
@@ -245,10 +413,13 @@ impl ShareServer {
         let server = self.clone();
         let pace = Pace::new();
         let body_pace = Arc::clone(&pace);
+        let watch = Arc::new(ConnectionWatch::default());
+        let conn_watch = Arc::clone(&watch);
         let service = service_fn(move |req: Request<hyper::body::Incoming>| {
             let server = server.clone();
             let pace = Arc::clone(&body_pace);
-            async move { Ok::<_, Infallible>(server.handle(req).await.map(|body| body.paced(pace))) }
+            let watch = Arc::clone(&conn_watch);
+            async move { Ok::<_, Infallible>(server.handle_on(req, Some(watch)).await.map(|body| body.paced(pace))) }
         });
         let mut retired = self.inner.retired.subscribe();
         let conn = http1::Builder::new()
@@ -270,13 +441,20 @@ impl ShareServer {
                 }
             }
         };
+        let mut retiring = false;
         let result = tokio::select! {
             r = conn.as_mut() => r,
             () = retire => {
+                retiring = true;
                 conn.as_mut().graceful_shutdown();
                 conn.await
             }
         };
+        // A Windows client that closes the connection after a download over its limit, instead of sending its next
+        // request, gave up on it (ryll's own closes, idle timeout and a stopped share, do not count).
+        if !retiring && !matches!(&result, Err(e) if e.is_timeout()) {
+            watch.closed(&self.inner.windows);
+        }
         match result {
             Err(e) if e.is_timeout() => {
                 tracing::debug!("webdav connection closed: no request head within {HEADER_READ_TIMEOUT:?}");
@@ -296,7 +474,23 @@ impl ShareServer {
         B::Data: Buf + Send + 'static,
         B::Error: StdError + Send + Sync + 'static,
     {
+        self.handle_on(req, None).await
+    }
+
+    /// [`handle`](Self::handle) on a connection with its Windows watch (see [`ConnectionWatch`]).
+    async fn handle_on<B>(&self, req: Request<B>, conn: Option<Arc<ConnectionWatch>>) -> Response<ShareBody>
+    where
+        B: HttpBody + Send + 'static,
+        B::Data: Buf + Send + 'static,
+        B::Error: StdError + Send + Sync + 'static,
+    {
+        if let Some(conn) = &conn {
+            conn.request_started();
+        }
         let mut guard = self.inner.stats.begin_request(req.method().as_str(), display_path(req.uri().path()));
+        // Only the Windows mini-redirector's requests are watched for the Windows hints (one header look-up).
+        let windows = is_mini_redirector(req.headers()).then(|| Arc::clone(&self.inner.windows));
+        let watched = windows.as_ref().map(|_| (req.method().as_str().to_owned(), display_path(req.uri().path())));
         let is_head = req.method() == Method::HEAD;
         let is_upload = matches!(req.method().as_str(), "PUT" | "PATCH");
         if !is_upload && req.body().size_hint().lower() > MAX_OTHER_BODY {
@@ -322,17 +516,15 @@ impl ShareServer {
         });
         let (req, unread) = unread_body::watch(req);
         // A panic inside dav-server must not take the connection task (or the caller) with it.
-        let response =
-            match AssertUnwindSafe(dispatch(&self.inner.handler, self.inner.read_only, &self.inner.stats, req))
-                .catch_unwind()
-                .await
-            {
-                Ok(response) => response,
-                Err(_) => {
-                    tracing::error!("webdav handler panicked; answering 500");
-                    internal_error()
-                }
-            };
+        let view = self.view();
+        let handling = dispatch(&self.inner.handler, &view, &self.inner.stats, windows.as_ref(), req);
+        let response = match AssertUnwindSafe(listing_scope(windows.clone(), handling)).catch_unwind().await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::error!("webdav handler panicked; answering 500");
+                internal_error()
+            }
+        };
         // Whatever the handler left of the body must not reach the next request (see `unread_body`).
         unread.discard().await;
         let response = if malformed.load(Ordering::SeqCst) {
@@ -353,6 +545,12 @@ impl ShareServer {
         } else {
             response.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())
         };
-        response.map(|body| ShareBody::new(body, guard, announced))
+        response.map(|body| {
+            let body = ShareBody::new(body, guard, announced);
+            match (windows, watched) {
+                (Some(hints), Some((method, path))) => body.watch_windows(hints, conn, &method, path, status.as_u16()),
+                _ => body,
+            }
+        })
     }
 }

@@ -15,7 +15,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A read-write (or read-only) share of `dir` with default settings.
 pub fn share(dir: &Path, read_only: bool) -> ShareServer {
-    share_with(ShareConfig { root: dir.to_path_buf(), read_only, private: false })
+    share_with(ShareConfig { root: dir.to_path_buf(), read_only, private: false, protection: Default::default() })
 }
 
 /// A share with any configuration.

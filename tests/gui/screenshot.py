@@ -3,8 +3,9 @@
 
 Starts Xvfb, boots the test guest (tests/vm) in its e2e mode, where the guest's spice-webdavd opens the WebDAV
 port and polls the share once a second while it waits for a phase that never comes, starts the real ryll window
-with --share-dir, waits until ryll logs that the guest opened the port and the guest has made a few requests,
-checks that the window is mapped, and saves the screen as a PNG. Fails if any step does not happen in time.
+sharing two named folders (--share), waits until ryll logs that the guest opened the port and the guest has made a
+few requests, checks that the window is mapped, and saves the screen as a PNG. Fails if any step does not happen in
+time.
 
   python3 tests/gui/screenshot.py --ryll target/release/ryll --out docs/images/ryll-folders.png
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 WIDTH, HEIGHT = 1100, 720
 PORT_OPEN = "the guest's spice-webdavd opened the port"
+FIRST_FRAME = "first full frame"
 
 
 def log(msg: str) -> None:
@@ -94,7 +96,8 @@ def main(argv: list[str]) -> int:
 
     e2e = load_harness()
     e2e_args = e2e.parse_args(["--ryll", str(args.ryll), "--no-build", "--vm-dir", str(args.vm_dir),
-                               "--phase-wait", str(int(args.timeout)), "--timeout", str(int(args.timeout) + 60)])
+                               "--phase-wait", str(int(args.timeout)), "--timeout", str(int(args.timeout) + 60),
+                               "--vga", "std"])
     work = Path(tempfile.mkdtemp(prefix="screenshot-"))
     deadline = time.monotonic() + args.timeout
     xvfb = ryll = None
@@ -106,7 +109,17 @@ def main(argv: list[str]) -> int:
         if not run.boot("e2e"):
             raise SystemExit("the test guest did not boot")
         ryll_log = work / "ryll.log"
-        cmd = [str(args.ryll.resolve()), "--direct", f"127.0.0.1:{run.guest.port}", "--share-dir", str(args.share)]
+        # Copies at a fixed, neutral path: the picture shows no path of the machine it was taken on. Two named shares,
+        # one read-only, so the panel shows its share list.
+        share = Path("/tmp/ryll-screenshot/Documents")
+        shutil.rmtree(share.parent, ignore_errors=True)
+        shutil.copytree(args.share, share)
+        pictures = share.parent / "Pictures"
+        pictures.mkdir()
+        for name in ("holiday.jpg", "scan.png"):
+            (pictures / name).write_bytes(bytes(1024))
+        cmd = [str(args.ryll.resolve()), "--direct", f"127.0.0.1:{run.guest.port}", "--no-remember",
+               "--share", f"Documents={share}", "--share", f"Pictures={pictures}:ro"]
         log(f"starting {' '.join(cmd)}")
         env = dict(os.environ, DISPLAY=display, RYLL_LOG="ryll=debug,dav_server=warn,hyper=warn")
         env.pop("WAYLAND_DISPLAY", None)
@@ -119,7 +132,8 @@ def main(argv: list[str]) -> int:
         while True:
             run.pump()
             text = ryll_log.read_text(errors="replace")
-            if PORT_OPEN in text and requests_seen() >= args.requests and window_mapped(display, "ryll"):
+            desktop = FIRST_FRAME in text
+            if PORT_OPEN in text and desktop and requests_seen() >= args.requests and window_mapped(display, "ryll"):
                 break
             if ryll.poll() is not None:
                 raise SystemExit(f"ryll exited with status {ryll.returncode}:\n{text[-2000:]}")

@@ -198,29 +198,8 @@ impl Qemu {
 
     /// Runs one QMP command and waits for its answer.
     fn qmp(&self, command: &str) -> Result<(), String> {
-        use std::io::{BufRead, BufReader, Write};
         let dir = self.qmp_dir.as_ref().ok_or("QEMU was started without a display guest")?;
-        let sock = std::os::unix::net::UnixStream::connect(dir.path().join("qmp.sock")).map_err(|e| e.to_string())?;
-        sock.set_read_timeout(Some(Duration::from_secs(20))).map_err(|e| e.to_string())?;
-        let mut reader = BufReader::new(sock.try_clone().map_err(|e| e.to_string())?);
-        let mut w = sock;
-        let mut line = String::new();
-        reader.read_line(&mut line).map_err(|e| e.to_string())?;
-        for cmd in [r#"{"execute":"qmp_capabilities"}"#, command] {
-            writeln!(w, "{cmd}").map_err(|e| e.to_string())?;
-            // Skip events until the command's answer.
-            loop {
-                line.clear();
-                reader.read_line(&mut line).map_err(|e| e.to_string())?;
-                if line.contains("\"return\"") {
-                    break;
-                }
-                if line.contains("\"error\"") || line.is_empty() {
-                    return Err(format!("QMP: {line}"));
-                }
-            }
-        }
-        Ok(())
+        qmp_command(&dir.path().join("qmp.sock"), command)
     }
 
     /// Kills QEMU now (the server "goes away").
@@ -228,6 +207,32 @@ impl Qemu {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs one QMP command on the socket at `path` and waits for its answer.
+pub fn qmp_command(path: &Path, command: &str) -> Result<(), String> {
+    use std::io::{BufRead, BufReader, Write};
+    let sock = std::os::unix::net::UnixStream::connect(path).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(Duration::from_secs(20))).map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(sock.try_clone().map_err(|e| e.to_string())?);
+    let mut w = sock;
+    let mut line = String::new();
+    reader.read_line(&mut line).map_err(|e| e.to_string())?;
+    for cmd in [r#"{"execute":"qmp_capabilities"}"#, command] {
+        writeln!(w, "{cmd}").map_err(|e| e.to_string())?;
+        // Skip events until the command's answer.
+        loop {
+            line.clear();
+            reader.read_line(&mut line).map_err(|e| e.to_string())?;
+            if line.contains("\"return\"") {
+                break;
+            }
+            if line.contains("\"error\"") || line.is_empty() {
+                return Err(format!("QMP: {line}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Drop for Qemu {
@@ -240,7 +245,7 @@ impl Drop for Qemu {
 const START_ATTEMPTS: usize = 3;
 
 /// The inodes of the sockets process `pid` holds open, from its `/proc/PID/fd` links (`socket:[INODE]`).
-fn socket_inodes(pid: u32) -> Vec<u64> {
+pub fn socket_inodes(pid: u32) -> Vec<u64> {
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return Vec::new() };
     dir.filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
         .filter_map(|target| {
@@ -251,7 +256,7 @@ fn socket_inodes(pid: u32) -> Vec<u64> {
 }
 
 /// The local TCP ports in the LISTEN state (IPv4 and IPv6) with their socket inodes, from `/proc/net/tcp*`.
-fn listening_ports() -> Vec<(u16, u64)> {
+pub fn listening_ports() -> Vec<(u16, u64)> {
     let mut ports = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = std::fs::read_to_string(table) else { continue };
@@ -437,4 +442,17 @@ impl OpensslPki {
     pub fn set_server_pem(&self, pem: &str) {
         std::fs::write(self.dir.path().join("server-cert.pem"), pem).expect("write server certificate");
     }
+}
+
+/// A PNG as `(width, height, 0x00RRGGBB pixels)`.
+pub fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u32>) {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let pixels = buf[..info.buffer_size()]
+        .chunks_exact(channels)
+        .map(|p| u32::from(p[0]) << 16 | u32::from(p[1]) << 8 | u32::from(p[2]))
+        .collect();
+    (info.width, info.height, pixels)
 }

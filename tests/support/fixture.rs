@@ -37,7 +37,12 @@ impl Sharing {
         let server = FakeServer::start(server_cfg).await;
         let mut cfg = SessionConfig {
             addr: server.addr(),
-            share: Some(ShareConfig { root: dir.path().to_path_buf(), read_only: false, private: false }),
+            share: Some(ShareConfig {
+                root: dir.path().to_path_buf(),
+                read_only: false,
+                private: false,
+                protection: Default::default(),
+            }),
             ..SessionConfig::default()
         };
         tweak(&mut cfg);
@@ -53,7 +58,12 @@ impl Sharing {
 
     /// The share configuration of this folder.
     pub fn share_config(&self) -> ShareConfig {
-        ShareConfig { root: self.dir.path().to_path_buf(), read_only: false, private: false }
+        ShareConfig {
+            root: self.dir.path().to_path_buf(),
+            read_only: false,
+            private: false,
+            protection: Default::default(),
+        }
     }
 
     /// A path inside the shared folder.

@@ -244,18 +244,39 @@ add_module() {
 for m in virtio_pci virtio_console fuse; do
     add_module "$m"
 done
+# Input devices for ryll.mode=input: event nodes, the PS/2 mouse, and a hot-plugged usb-tablet on qemu-xhci.
+for m in evdev psmouse xhci_pci usbhid hid_generic; do
+    add_module "$m"
+done
 mkdir -p "$img/lib/modules" "$img/etc"
 : >"$img/etc/ryll-modules"
-for m in "${mod_order[@]}"; do
-    f=${modpath[$m]}
+copy_module() {
+    local f=${modpath[$1]}
     case $f in
-        *.ko.xz) xz -dc "$f" >"$img/lib/modules/$m.ko" ;;
-        *.ko.zst) zstd -dcq "$f" >"$img/lib/modules/$m.ko" ;;
-        *) cp "$f" "$img/lib/modules/$m.ko" ;;
+        *.ko.xz) xz -dc "$f" >"$img/lib/modules/$1.ko" ;;
+        *.ko.zst) zstd -dcq "$f" >"$img/lib/modules/$1.ko" ;;
+        *) cp "$f" "$img/lib/modules/$1.ko" ;;
     esac
+}
+for m in "${mod_order[@]}"; do
+    copy_module "$m"
     echo "$m" >>"$img/etc/ryll-modules"
 done
 log "kernel $kver; modules: ${mod_order[*]}"
+
+# The display drivers (DRM KMS with fbdev emulation), loaded only by the display scenario (guest/display.sh):
+# bochs for -vga std, qxl for -vga qxl, virtio-gpu for -device virtio-vga. /etc/ryll-display-modules lists what
+# they need beyond /etc/ryll-modules, in dependency order.
+base_count=${#mod_order[@]}
+for m in bochs qxl virtio_gpu; do
+    add_module "$m"
+done
+: >"$img/etc/ryll-display-modules"
+for m in "${mod_order[@]:base_count}"; do
+    copy_module "$m"
+    echo "$m" >>"$img/etc/ryll-display-modules"
+done
+log "display modules: ${mod_order[*]:base_count}"
 
 # ---------------------------------------------------------------------------------------
 # Userland.

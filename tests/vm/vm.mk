@@ -4,6 +4,8 @@
 #   make test-qemu-webdav   build ryll (release) and run the end-to-end tests
 #   make demo               boot the guest and let it use a folder shared by ryll
 #   make test-kerbside      the same tests through the kerbside 0.8.0 SPICE proxy (both firewall modes, one boot)
+#   make test-vm-display    ryll --screenshot against the guest's bochs, qxl and virtio-gpu KMS drivers vs screendump
+#   make bench-first-frame  the first frame at 1920×1080: ryll --screenshot against spicy-screenshot (7 runs each)
 # Extra harness options: make test-qemu-webdav E2E_ARGS='--keep -v'
 
 RYLL_VM_DIR ?= target/testvm
@@ -11,7 +13,7 @@ E2E_PYTHON ?= python3
 E2E_ARGS ?=
 E2E_RUN = $(E2E_PYTHON) tests/vm/run_e2e.py --no-build --vm-dir $(RYLL_VM_DIR)
 
-.PHONY: testvm test-qemu-webdav test-qemu-webdav-baseline demo test-kerbside
+.PHONY: testvm test-qemu-webdav test-qemu-webdav-baseline demo test-kerbside test-vm-display bench-first-frame
 
 testvm:
 	RYLL_VM_DIR=$(RYLL_VM_DIR) bash tests/vm/build-image.sh
@@ -36,3 +38,15 @@ test-kerbside: deps testvm
 demo: deps testvm
 	cargo build --release --bin ryll
 	$(E2E_RUN) --demo --ryll target/release/ryll $(E2E_ARGS)
+
+# The guest's own display drivers under ryll --screenshot, compared with QMP screendump (tests/vm/run_display.py):
+# one boot per device and per lossy mode, one ryll session per compression. DISPLAY_ARGS=--quick is CI's subset.
+DISPLAY_ARGS ?=
+test-vm-display: deps testvm
+	$(if $(filter target/release/ryll,$(RYLL_BIN)),cargo build --release --bin ryll)
+	$(E2E_PYTHON) tests/vm/run_display.py --vm-dir $(RYLL_VM_DIR) --ryll $(RYLL_BIN) $(DISPLAY_ARGS)
+
+bench-first-frame: deps testvm
+	$(if $(filter target/release/ryll,$(RYLL_BIN)),cargo build --release --bin ryll)
+	$(E2E_PYTHON) tests/vm/run_display.py --vm-dir $(RYLL_VM_DIR) --ryll $(RYLL_BIN) --boots std-1080 \
+		--first-frame-runs 7 $(DISPLAY_ARGS)

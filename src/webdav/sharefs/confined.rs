@@ -173,6 +173,11 @@ impl RelPath {
         Ok(RelPath(path))
     }
 
+    /// The path's bytes (`a/b`; empty for the root), as the protection matcher reads them.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_os_str().as_bytes()
+    }
+
     /// Whether this is the share root.
     pub fn is_root(&self) -> bool {
         self.0.as_os_str().is_empty()
@@ -201,7 +206,7 @@ impl RelPath {
 
     /// Rebuild from a path cap-std returned (e.g. `canonicalize`): accepted only if every component
     /// is a plain name that passes [`check_name`].
-    fn from_resolved(path: &Path) -> FsResult<Self> {
+    pub(super) fn from_resolved(path: &Path) -> FsResult<Self> {
         let mut out = PathBuf::new();
         for component in path.components() {
             match component {

@@ -67,6 +67,11 @@ impl UploadBody {
         self.received.fetch_add(bytes, Ordering::SeqCst);
     }
 
+    /// Data bytes the body has yielded so far.
+    pub fn received_bytes(&self) -> u64 {
+        self.received.load(Ordering::SeqCst)
+    }
+
     /// Writes made to the file so far.
     pub fn writes(&self) -> u64 {
         self.writes.load(Ordering::SeqCst)

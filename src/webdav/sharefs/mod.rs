@@ -10,6 +10,10 @@
 //!   target only after the complete body was written and synced (the HTTP layer reports the body's
 //!   end through [`UploadBody`]); anything else leaves the old file untouched and removes the
 //!   temporary.
+//! - **Protection** ([`guard`], over [`protect`](crate::webdav::protect)): hidden paths (credential stores) are
+//!   never listed and do not exist for any method; read-only paths (login and autostart files) are never
+//!   changed, created, removed or moved, also as a COPY/MOVE destination and through a symlink in the share. A
+//!   folder holding a protected entry cannot be moved.
 //! - **Read-only shares** open nothing for writing and change nothing, whatever the HTTP layer lets
 //!   through.
 //! - **Properties** ([`props`]): dead properties in `user.ryll.*` extended attributes (all or
@@ -25,7 +29,9 @@
 
 mod confined;
 mod file;
+mod guard;
 mod io_pool;
+mod multi;
 mod props;
 
 use std::future::Future;
@@ -45,12 +51,16 @@ use dav_server::fs::{
 use futures_util::{stream, FutureExt, StreamExt};
 use http::StatusCode;
 
+pub use crate::webdav::protect::Access;
+use crate::webdav::protect::Protection;
+
 pub(crate) use confined::percent_decode;
 pub use confined::{check_name, check_raw_path, NameError, RelPath, TEMP_PREFIX};
 use confined::{fs_error, write_error, Entry, Link};
 pub use file::UploadBody;
 use file::{ShareFile, TempFile};
 pub use io_pool::{MAX_FILE_OPS, THREAD_NAME as IO_THREAD_NAME};
+pub use multi::{Mount, MultiFs};
 
 /// Directory entries read per blocking call when listing.
 const LIST_BATCH: usize = 256;
@@ -73,6 +83,7 @@ pub struct ShareFs {
 pub(crate) struct FsInner {
     root: Dir,
     options: ShareFsOptions,
+    protection: Protection,
 }
 
 impl FsInner {
@@ -104,9 +115,23 @@ impl std::fmt::Debug for ShareFs {
 impl ShareFs {
     /// Open the directory `root` as a share. `root` itself may be reached through symlinks;
     /// nothing below it can lead out.
+    /// The default protection applies ([`Protection::defaults`]).
     pub fn open(root: &Path, options: ShareFsOptions) -> io::Result<Self> {
+        Self::open_protected(root, options, Protection::defaults())
+    }
+
+    /// Open the directory `root` as a share with the given protection.
+    pub fn open_protected(root: &Path, options: ShareFsOptions, protection: Protection) -> io::Result<Self> {
         let root = Dir::open_ambient_dir(root, ambient_authority())?;
-        Ok(ShareFs { inner: Arc::new(FsInner { root, options }) })
+        Ok(ShareFs { inner: Arc::new(FsInner { root, options, protection }) })
+    }
+
+    /// What the guest may do with the decoded share path `path` (`/a/b`), after resolving symlinks inside the
+    /// share: for the HTTP layer's own checks (LOCK).
+    pub async fn access(&self, path: &[u8]) -> Access {
+        let Ok(rel) = RelPath::from_bytes(path) else { return Access::Hidden };
+        let fs = Arc::clone(&self.inner);
+        blocking(move || Ok(guard::access(&fs, &rel))).await.unwrap_or(Access::Hidden)
     }
 
     /// The options the share was opened with.
@@ -247,9 +272,13 @@ type DirItem = FsResult<Box<dyn DavDirEntry>>;
 struct Lister {
     fs: Arc<FsInner>,
     rel: RelPath,
+    /// Where `rel` resolves (symlinks inside the share), for the protection of its entries.
+    real: Option<RelPath>,
     entries: ReadDir,
     /// Report a symlink with its target's metadata (`ReadDirMeta::Data`) instead of its own.
     follow: bool,
+    /// A Windows client's listing: where to report its names, and the listed path.
+    windows: Option<(Arc<crate::webdav::windows::WindowsHints>, Vec<u8>)>,
 }
 
 impl Lister {
@@ -281,8 +310,23 @@ impl Lister {
     fn entry(&self, entry: &cap_std::fs::DirEntry) -> Option<ShareDirEntry> {
         use std::os::unix::ffi::OsStrExt;
         let name = entry.file_name();
-        check_name(name.as_bytes()).ok()?;
+        // Names with a backslash or a control byte cannot be asked for, so they are not served; a Windows client
+        // is told about them rather than have them vanish.
+        let unaskable = match check_name(name.as_bytes()) {
+            Ok(()) => false,
+            Err(NameError::Backslash | NameError::ControlByte) if self.windows.is_some() => true,
+            Err(_) => return None,
+        };
         let own = entry.metadata().ok()?;
+        if guard::listed_hidden(&self.fs, &self.rel, self.real.as_ref(), &name, own.is_symlink()) {
+            return None;
+        }
+        if let Some((hints, dir)) = &self.windows {
+            hints.listed(dir, name.as_bytes());
+        }
+        if unaskable {
+            return None;
+        }
         let meta = if own.is_symlink() {
             let target = confined::stat(&self.fs.root, &self.rel.join(&name)).ok()?;
             if self.follow {
@@ -315,8 +359,10 @@ impl DavFileSystem for ShareFs {
             let body = UploadBody::current();
             let file = blocking(move || {
                 if writes {
+                    guard::writable(&fs, &rel)?;
                     file::begin_upload(&fs, &rel, &options, body)
                 } else {
+                    guard::readable(&fs, &rel)?;
                     let (file, _) = confined::open_read(&fs.root, &rel)?;
                     Ok(ShareFile::Read(Arc::new(file)))
                 }
@@ -331,10 +377,14 @@ impl DavFileSystem for ShareFs {
         async move {
             let rel = RelPath::from_dav(path)?;
             let fs = Arc::clone(&self.inner);
+            // A Windows client's listing: its names are checked for what Windows cannot show (`webdav::windows`).
+            let windows = crate::webdav::windows::listing_watch().map(|h| (h, path.as_bytes().to_vec()));
             let lister = blocking(move || {
+                guard::readable(&fs, &rel)?;
                 let dir = confined::open_dir(&fs.root, &rel)?;
                 let entries = dir.entries().map_err(|e| fs_error(&e))?;
-                Ok(Lister { fs, rel, entries, follow: meta == ReadDirMeta::Data })
+                let real = guard::resolve(&fs.root, &rel).filter(|real| *real != rel);
+                Ok(Lister { fs, rel, real, entries, follow: meta == ReadDirMeta::Data, windows })
             })
             .await?;
             let batches = stream::unfold(Some(lister), |state| async move {
@@ -356,7 +406,11 @@ impl DavFileSystem for ShareFs {
         async move {
             let rel = RelPath::from_dav(path)?;
             let fs = Arc::clone(&self.inner);
-            let entry = blocking(move || confined::stat(&fs.root, &rel)).await?;
+            let entry = blocking(move || {
+                guard::readable(&fs, &rel)?;
+                confined::stat(&fs.root, &rel)
+            })
+            .await?;
             Ok(Box::new(ShareMeta::new(entry.meta(), false)) as Box<dyn DavMetaData>)
         }
         .boxed()
@@ -366,7 +420,11 @@ impl DavFileSystem for ShareFs {
         async move {
             let rel = RelPath::from_dav(path)?;
             let fs = Arc::clone(&self.inner);
-            let meta = match blocking(move || confined::lstat(&fs.root, &rel)).await? {
+            let link = blocking(move || {
+                guard::readable(&fs, &rel)?;
+                confined::lstat(&fs.root, &rel)
+            });
+            let meta = match link.await? {
                 Link::Plain(entry) => ShareMeta::new(entry.meta(), false),
                 Link::Symlink(own) => ShareMeta::new(&own, true),
             };
@@ -380,6 +438,7 @@ impl DavFileSystem for ShareFs {
             let rel = RelPath::from_dav(path)?;
             let fs = self.writable()?;
             blocking(move || {
+                guard::writable(&fs, &rel)?;
                 let (dir, name) = confined::new_entry_parent(&fs.root, &rel)?;
                 let mut builder = DirBuilder::new();
                 builder.mode(fs.dir_mode());
@@ -398,6 +457,7 @@ impl DavFileSystem for ShareFs {
                 if rel.is_root() {
                     return Err(FsError::Forbidden);
                 }
+                guard::writable(&fs, &rel)?;
                 match confined::lstat(&fs.root, &rel)? {
                     Link::Plain(Entry::Dir(_)) => fs.root.remove_dir(rel.as_path()).map_err(|e| write_error(&e)),
                     _ => Err(FsError::Forbidden),
@@ -413,7 +473,9 @@ impl DavFileSystem for ShareFs {
             let rel = RelPath::from_dav(path)?;
             let fs = self.writable()?;
             blocking(move || {
-                // A symlink is removed itself (unlink never follows the last component).
+                // A symlink is removed itself (unlink never follows the last component). One that leads to a
+                // protected entry is refused all the same: judged by where it leads, it is that entry.
+                guard::writable(&fs, &rel)?;
                 match confined::lstat(&fs.root, &rel)? {
                     Link::Plain(Entry::File(_)) | Link::Symlink(_) => {
                         fs.root.remove_file(rel.as_path()).map_err(|e| write_error(&e))
@@ -435,8 +497,12 @@ impl DavFileSystem for ShareFs {
                 if from.is_root() || to.is_root() {
                     return Err(FsError::Forbidden);
                 }
+                guard::writable(&fs, &from)?;
+                guard::writable(&fs, &to)?;
                 // The source must be something we serve (a symlink moves as a link).
-                confined::lstat(&fs.root, &from)?;
+                if let Link::Plain(Entry::Dir(_)) = confined::lstat(&fs.root, &from)? {
+                    guard::movable_tree(&fs, &from)?;
+                }
                 // Whatever is at the destination must be something we serve, too.
                 match confined::lstat(&fs.root, &to) {
                     Ok(_) => {}
@@ -467,7 +533,11 @@ impl DavFileSystem for ShareFs {
         async move {
             let rel = RelPath::from_dav(path)?;
             let fs = self.writable()?;
-            blocking(move || Ok(props::patch(open_node(&fs.root, &rel)?, patch))).await
+            blocking(move || {
+                guard::writable(&fs, &rel)?;
+                Ok(props::patch(open_node(&fs.root, &rel)?, patch))
+            })
+            .await
         }
         .boxed()
     }
@@ -476,7 +546,11 @@ impl DavFileSystem for ShareFs {
         async move {
             let rel = RelPath::from_dav(path)?;
             let fs = Arc::clone(&self.inner);
-            blocking(move || props::get_all(open_node(&fs.root, &rel)?, do_content)).await
+            blocking(move || {
+                guard::readable(&fs, &rel)?;
+                props::get_all(open_node(&fs.root, &rel)?, do_content)
+            })
+            .await
         }
         .boxed()
     }
@@ -485,7 +559,11 @@ impl DavFileSystem for ShareFs {
         async move {
             let rel = RelPath::from_dav(path)?;
             let fs = Arc::clone(&self.inner);
-            blocking(move || props::get_one(open_node(&fs.root, &rel)?, &prop)).await
+            blocking(move || {
+                guard::readable(&fs, &rel)?;
+                props::get_one(open_node(&fs.root, &rel)?, &prop)
+            })
+            .await
         }
         .boxed()
     }
@@ -509,14 +587,25 @@ impl DavFileSystem for ShareFs {
 /// Copy the regular file `from` to `to` through a temporary file: the destination appears
 /// complete or not at all.
 fn copy_file(fs: &FsInner, from: &RelPath, to: &RelPath) -> FsResult<()> {
-    let (source, meta) = confined::open_read(&fs.root, from)?;
-    let target = confined::write_target(&fs.root, to)?;
+    copy_between(fs, from, fs, to)
+}
+
+/// Copy the regular file `from` of the share `src` to `to` in the share `dst` (the same share or another one)
+/// through a temporary file in the destination's folder: the destination appears complete or not at all.
+fn copy_between(src: &FsInner, from: &RelPath, dst: &FsInner, to: &RelPath) -> FsResult<()> {
+    if dst.options.read_only {
+        return Err(FsError::Forbidden);
+    }
+    guard::readable(src, from)?;
+    guard::writable(dst, to)?;
+    let (source, meta) = confined::open_read(&src.root, from)?;
+    let target = confined::write_target(&dst.root, to)?;
     let dir = Arc::new(target.dir);
     if target.existing.is_some() {
         file::check_writable(&dir, &target.name)?;
     }
     // Like cp: the source's permission bits minus the umask (private shares: 0600).
-    let mode = if fs.options.private { 0o600 } else { meta.permissions().mode() & 0o777 };
+    let mode = if dst.options.private { 0o600 } else { meta.permissions().mode() & 0o777 };
     let mut temp = TempFile::create(dir, mode)?;
     props::copy_all(&source, &**temp.file());
     let mut out = &**temp.file();

@@ -5,6 +5,14 @@
 
 # shellcheck source=lib.sh
 . /ryll/lib.sh
+# shellcheck source=protect.sh
+. /ryll/protect.sh
+# shellcheck source=shares.sh
+. /ryll/shares.sh
+# shellcheck source=remember.sh
+. /ryll/remember.sh
+# shellcheck source=windows.sh
+. /ryll/windows.sh
 
 PHASE_WAIT=${PHASE_WAIT:-$(cmdline_arg ryll.phasewait 300)}
 W=/tmp/e2e
@@ -141,7 +149,7 @@ phase_rw() {
 
     parallel_downloads
     davfs_checks
-    litmus_suites
+    litmus_suites /litmus/ rw "" basic copymove props locks http
 }
 
 parallel_downloads() {
@@ -205,25 +213,23 @@ davfs_checks() {
     timeout 60 rm "$M/davfs-temp.txt" "$M/davfs-remove-me.txt" 2>>"$DBG" || _ok=1
     pass_if rw.davfs_rm "$_ok" ""
 
-    # umount returns at once; mount.davfs uploads what is dirty, then exits.
-    _ok=0
-    timeout 60 umount "$M" 2>>"$DBG" || _ok=1
-    _i=0
-    while pidof mount.davfs >/dev/null && [ $_i -lt 120 ]; do
-        sleep 0.5
-        _i=$((_i + 1))
-    done
-    pidof mount.davfs >/dev/null && _ok=1
-    pass_if rw.davfs_umount "$_ok" "waited $((_i / 2))s for mount.davfs"
+    davfs_umount rw.davfs_umount "$M"
 }
 
+# litmus_suites BASE CHECK-PREFIX TAG-PREFIX SUITE... : run litmus SUITEs in the new folder BASE; the LITMUS lines
+# name each suite TAG-PREFIX plus its name.
 litmus_suites() {
-    _code=$(dav MKCOL /litmus/ "$W/out")
-    expect_code rw.litmus_mkcol "$_code" 201
-    for _s in basic copymove props locks http; do
+    _lb=$1
+    _lc=$2
+    _lt=$3
+    shift 3
+    _code=$(dav MKCOL "$_lb" "$W/out")
+    expect_code "$_lc.litmus_mkcol" "$_code" 201
+    for _ls in "$@"; do
+        _s=$_lt$_ls
         mkdir -p "$W/litmus-$_s"
-        (cd "$W/litmus-$_s" && timeout 300 "/usr/libexec/litmus/$_s" \
-            --htdocs /usr/share/litmus/htdocs "$DAV/litmus/" >"$W/litmus-$_s/out" 2>&1)
+        (cd "$W/litmus-$_s" && timeout 300 "/usr/libexec/litmus/$_ls" \
+            --htdocs /usr/share/litmus/htdocs "$DAV$_lb" >"$W/litmus-$_s/out" 2>&1)
         _rc=$?
         sed "s/^/litmus $_s: /" "$W/litmus-$_s/out" >>"$DBG"
         _sum=$(grep "summary for" "$W/litmus-$_s/out" | tail -n1)
@@ -317,10 +323,15 @@ phase_restart() {
 }
 
 # ---------------------------------------------------------------------------------------
-for phase in rw ro restart; do
+# The phases the host runs, in order (comma-separated on the kernel command line).
+PHASES=$(cmdline_arg ryll.phases rw,ro,restart | tr ',' ' ')
+for phase in $PHASES; do
     say "PHASE $phase WAIT"
-    if ! wait_phase "$phase" "$PHASE_WAIT"; then
-        result "$phase.phase_start" FAIL "no '$phase' in /_phase.txt after ${PHASE_WAIT}s"
+    # With named shares the phase file is in the first share.
+    _pf=/_phase.txt
+    [ "$phase" = shares ] && _pf=/work/_phase.txt
+    if ! wait_phase "$phase" "$PHASE_WAIT" "$_pf"; then
+        result "$phase.phase_start" FAIL "no '$phase' in $_pf after ${PHASE_WAIT}s"
         say "PHASE $phase ABORT"
         break
     fi

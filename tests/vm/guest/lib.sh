@@ -115,14 +115,29 @@ dav() {
         -X "$_m" "$@" "$DAV$_p" 2>>"$DBG" || true
 }
 
-# Wait until GET /_phase.txt returns WANT (ryll may be stopped meanwhile). LIMIT in seconds.
-wait_phase() {
+# davfs_umount CHECK MOUNTPOINT: umount returns at once; mount.davfs uploads what is dirty, then exits. Passes when
+# both happen within a minute.
+davfs_umount() {
+    _uok=0
+    timeout 60 umount "$2" 2>>"$DBG" || _uok=1
+    _ui=0
+    while pidof mount.davfs >/dev/null && [ $_ui -lt 120 ]; do
+        sleep 0.5
+        _ui=$((_ui + 1))
+    done
+    pidof mount.davfs >/dev/null && _uok=1
+    pass_if "$1" "$_uok" "waited $((_ui / 2))s for mount.davfs"
+}
+
+# Wait until GET /_phase.txt (or FILE) returns WANT (ryll may be stopped meanwhile). LIMIT in seconds.
+wait_phase() { # WANT LIMIT [FILE]
     _want=$1
     _limit=$2
+    _file=${3:-/_phase.txt}
     _start=$(date +%s)
     _last=""
     while :; do
-        _got=$(curl -s -f --connect-timeout 2 --max-time 5 "$DAV/_phase.txt" 2>/dev/null |
+        _got=$(curl -s -f --connect-timeout 2 --max-time 5 "$DAV$_file" 2>/dev/null |
             tr -d '\r\n ')
         if [ "$_got" != "$_last" ]; then
             dbg "wait_phase $_want: server says '${_got}'"

@@ -1,0 +1,478 @@
+//! The desktop view: the guest's primary surface in the central area, the guest cursor over it, and the window's
+//! keyboard and pointer turned into input events for the session.
+//!
+//! The texture is updated from the dirty areas only (`set_partial`); a new surface (a mode change) uploads it
+//! whole. Nothing here repaints on a timer: the display and cursor repaint hooks wake the window.
+
+use super::keys::{modifier_strokes, pc_key};
+use crate::canvas::Area;
+use crate::input::keymap::{PcKey, Stroke};
+use crate::input::motion::Motion;
+use crate::protocol::inputs::Button;
+use crate::session::inputs::{InputEvent, InputsShared};
+use crate::session::SessionShared;
+use eframe::egui::{self, Color32, ColorImage, Modifiers, Pos2, Rect, Sense, TextureHandle, TextureOptions, Vec2};
+
+/// Keys the view tracks as held at once; more are forgotten oldest first (their releases still reach the guest).
+const MAX_HELD: usize = 16;
+
+/// How the surface fills the central area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scaling {
+    /// Scaled to fit, aspect kept (letterboxed).
+    #[default]
+    Fit,
+    /// One surface pixel per screen pixel, scrolled when larger.
+    Native,
+}
+
+/// Where the surface is drawn: maps window points to surface pixels and back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ViewMap {
+    /// The surface's rectangle in window points.
+    pub rect: Rect,
+    /// Surface width and height in pixels.
+    pub size: (u32, u32),
+}
+
+impl ViewMap {
+    /// The surface placed in `avail` (window points) under `scaling`; `ppp` is the window's pixels per point.
+    pub fn place(avail: Rect, size: (u32, u32), scaling: Scaling, ppp: f32) -> ViewMap {
+        let native = Vec2::new(size.0 as f32, size.1 as f32) / ppp.max(0.01);
+        let shown = match scaling {
+            Scaling::Native => native,
+            Scaling::Fit => {
+                let k = (avail.width() / native.x).min(avail.height() / native.y);
+                if k.is_finite() && k > 0.0 {
+                    native * k
+                } else {
+                    native
+                }
+            }
+        };
+        let min = match scaling {
+            Scaling::Fit => avail.center() - shown / 2.0,
+            Scaling::Native => avail.min,
+        };
+        ViewMap { rect: Rect::from_min_size(min.round(), shown), size }
+    }
+
+    /// The surface pixel under window point `p`, or `None` outside the surface (in the letterbox bars).
+    pub fn to_surface(&self, p: Pos2) -> Option<(u32, u32)> {
+        if !self.rect.contains(p) || self.rect.width() <= 0.0 || self.rect.height() <= 0.0 {
+            return None;
+        }
+        let x = ((p.x - self.rect.min.x) / self.rect.width() * self.size.0 as f32).floor();
+        let y = ((p.y - self.rect.min.y) / self.rect.height() * self.size.1 as f32).floor();
+        Some(((x as u32).min(self.size.0.saturating_sub(1)), (y as u32).min(self.size.1.saturating_sub(1))))
+    }
+
+    /// The window point of surface pixel `(x, y)`'s top-left corner.
+    pub fn to_window(&self, x: f32, y: f32) -> Pos2 {
+        let k = self.scale();
+        Pos2::new(self.rect.min.x + x * k.x, self.rect.min.y + y * k.y)
+    }
+
+    /// Window points per surface pixel.
+    pub fn scale(&self) -> Vec2 {
+        Vec2::new(self.rect.width() / self.size.0.max(1) as f32, self.rect.height() / self.size.1.max(1) as f32)
+    }
+}
+
+/// The desktop view's own state between frames.
+#[derive(Default)]
+pub struct DesktopView {
+    texture: Option<TextureHandle>,
+    generation: u64,
+    cursor: Option<(u64, TextureHandle)>,
+    /// How the surface is shown.
+    pub scaling: Scaling,
+    /// Modifiers at the last key event, to turn changes into strokes.
+    modifiers: Modifiers,
+    /// The last absolute position sent (moves within one pixel are not sent again).
+    last_position: Option<(u32, u32)>,
+    /// The pointer is grabbed (server mouse mode): relative motion goes to the guest.
+    pub grabbed: bool,
+    focused: bool,
+    /// Keys pressed in the guest by this view and not released yet (a few at a time).
+    held: Vec<PcKey>,
+    /// The map of the last frame (for tests and the status bar).
+    pub map: Option<ViewMap>,
+    /// The map and area last written to the log (the window tests read where the surface is from it).
+    logged: Option<(ViewMap, Rect)>,
+}
+
+impl DesktopView {
+    /// Whether there is a surface to show.
+    pub fn has_surface(shared: &SessionShared) -> bool {
+        shared.display.lock().width > 0
+    }
+
+    /// Draws the desktop and handles its input.
+    pub fn ui(&mut self, ui: &mut egui::Ui, shared: &SessionShared) {
+        let Some(size) = self.upload(ui.ctx(), shared) else { return };
+        let ppp = ui.ctx().pixels_per_point();
+        let avail = ui.available_rect_before_wrap();
+        let map = ViewMap::place(avail, size, self.scaling, ppp);
+        let response = match self.scaling {
+            Scaling::Fit => self.draw(ui, map),
+            Scaling::Native => {
+                let mut out = None;
+                egui::ScrollArea::both().auto_shrink([false, false]).show(ui, |ui| {
+                    let origin = ui.cursor().min;
+                    let m = ViewMap { rect: Rect::from_min_size(origin, map.rect.size()), size };
+                    ui.allocate_rect(m.rect, Sense::hover());
+                    out = Some((self.draw(ui, m), m));
+                });
+                let Some((r, m)) = out else { return };
+                self.map = Some(m);
+                r
+            }
+        };
+        if self.scaling == Scaling::Fit {
+            self.map = Some(map);
+        }
+        let Some(map) = self.map else { return };
+        if self.logged != Some((map, avail)) {
+            self.logged = Some((map, avail));
+            let (r, a) = (map.rect, avail);
+            tracing::debug!(
+                "desktop view: {}x{} surface at {},{} size {}x{} points in {},{} {}x{} ({:?}, {ppp} px/pt)",
+                size.0,
+                size.1,
+                r.min.x,
+                r.min.y,
+                r.width(),
+                r.height(),
+                a.min.x,
+                a.min.y,
+                a.width(),
+                a.height(),
+                self.scaling
+            );
+        }
+        self.cursor_sprite(ui, shared, map, &response);
+        self.input(ui, &shared.inputs, map, &response);
+    }
+
+    /// Uploads what changed; the surface size, if there is one.
+    fn upload(&mut self, ctx: &egui::Context, shared: &SessionShared) -> Option<(u32, u32)> {
+        let (generation, dirty) = shared.display.take_dirty();
+        let frame = shared.display.lock();
+        let (w, h) = (frame.width, frame.height);
+        if w == 0 || h == 0 {
+            return None;
+        }
+        let whole = Area::whole(w, h);
+        let areas: Vec<Area> =
+            if self.texture.is_none() || generation != self.generation { vec![whole] } else { dirty };
+        for a in areas {
+            let (aw, ah) = ((a.right - a.left) as usize, (a.bottom - a.top) as usize);
+            if aw == 0 || ah == 0 {
+                continue;
+            }
+            let mut px = Vec::with_capacity(aw * ah);
+            for y in a.top..a.bottom {
+                let row = (y * w + a.left) as usize;
+                if let Some(src) = frame.pixels.get(row..row + aw) {
+                    px.extend(src.iter().map(|&p| Color32::from_rgb((p >> 16) as u8, (p >> 8) as u8, p as u8)));
+                }
+            }
+            if px.len() != aw * ah {
+                continue;
+            }
+            let image = ColorImage::new([aw, ah], px);
+            match (&mut self.texture, a == whole || generation != self.generation) {
+                (Some(t), false) => t.set_partial([a.left as usize, a.top as usize], image, TextureOptions::LINEAR),
+                _ => self.texture = Some(ctx.load_texture("ryll-desktop", image, TextureOptions::LINEAR)),
+            }
+        }
+        self.generation = generation;
+        Some((w, h))
+    }
+
+    fn draw(&self, ui: &mut egui::Ui, map: ViewMap) -> egui::Response {
+        let response = ui.interact(map.rect, ui.id().with("ryll-desktop"), Sense::click_and_drag());
+        if let Some(t) = &self.texture {
+            let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+            ui.painter().image(t.id(), map.rect, uv, Color32::WHITE);
+        }
+        response
+    }
+
+    /// The guest cursor at its hot spot: at the local pointer in client mode, where the server says otherwise.
+    fn cursor_sprite(&mut self, ui: &egui::Ui, shared: &SessionShared, map: ViewMap, response: &egui::Response) {
+        let view = shared.cursor.view();
+        let Some(shape) = view.shape.as_ref().filter(|_| view.visible) else { return };
+        let client = shared.inputs.client_mouse();
+        let at = if client {
+            response.hover_pos().and_then(|p| map.to_surface(p)).map(|(x, y)| (x as f32, y as f32))
+        } else {
+            view.position.map(|(x, y)| (x as f32, y as f32))
+        };
+        let Some((x, y)) = at else { return };
+        if self.cursor.as_ref().is_none_or(|(g, _)| *g != view.generation) {
+            let px = &shape.pixels;
+            let image = ColorImage::new(
+                [px.width as usize, px.height as usize],
+                px.data
+                    .iter()
+                    .map(|&p| {
+                        Color32::from_rgba_unmultiplied((p >> 16) as u8, (p >> 8) as u8, p as u8, (p >> 24) as u8)
+                    })
+                    .collect(),
+            );
+            self.cursor = Some((view.generation, ui.ctx().load_texture("ryll-cursor", image, TextureOptions::NEAREST)));
+        }
+        let Some((_, tex)) = &self.cursor else { return };
+        let min = map.to_window(x - shape.hot_x as f32, y - shape.hot_y as f32);
+        let k = map.scale();
+        let rect =
+            Rect::from_min_size(min, Vec2::new(shape.pixels.width as f32 * k.x, shape.pixels.height as f32 * k.y));
+        ui.painter().with_clip_rect(map.rect).image(
+            tex.id(),
+            rect,
+            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+            Color32::WHITE,
+        );
+        if client && response.hovered() {
+            ui.ctx().set_cursor_icon(egui::CursorIcon::None);
+        }
+    }
+
+    fn input(&mut self, ui: &egui::Ui, inputs: &InputsShared, map: ViewMap, response: &egui::Response) {
+        let ctx = ui.ctx();
+        let client = inputs.client_mouse();
+        if response.clicked() || response.drag_started() {
+            response.request_focus();
+            if !client && inputs.state().linked && !self.grabbed {
+                self.grab(ctx, true);
+            }
+        }
+        let focused = response.has_focus() || self.grabbed;
+        if focused {
+            let filter = egui::EventFilter { tab: true, horizontal_arrows: true, vertical_arrows: true, escape: true };
+            ctx.memory_mut(|m| m.set_focus_lock_filter(response.id, filter));
+        }
+        if self.focused && !focused {
+            inputs.send(InputEvent::ReleaseAll);
+            self.modifiers = Modifiers::NONE;
+            self.held.clear();
+        }
+        self.focused = focused;
+        // egui has no events for modifier keys alone: the release combo is seen in the frame's modifier state.
+        let now = ctx.input(|i| i.modifiers);
+        if self.grabbed && now.ctrl && now.alt {
+            self.grab(ctx, false);
+        }
+        let events = ctx.input(|i| i.events.clone());
+        for ev in events {
+            match ev {
+                egui::Event::WindowFocused(false) => {
+                    inputs.send(InputEvent::ReleaseAll);
+                    self.modifiers = Modifiers::NONE;
+                    self.held.clear();
+                    self.grab(ctx, false);
+                }
+                // egui-winit turns the presses of Ctrl+C, Ctrl+X and Ctrl+V into clipboard events (no key event;
+                // for Ctrl+V none at all when the clipboard is empty): the guest gets the key's press here, or
+                // just before its release.
+                egui::Event::Copy | egui::Event::Cut | egui::Event::Paste(_) if focused => {
+                    self.modifiers_to(inputs, Modifiers { ctrl: true, ..self.modifiers });
+                    let k = match ev {
+                        egui::Event::Copy => PcKey::C,
+                        egui::Event::Cut => PcKey::X,
+                        _ => PcKey::V,
+                    };
+                    self.key(inputs, k, true);
+                }
+                // egui's `repeat` follows the logical key, which can differ between a press and its release
+                // (Shift released first), and then marks the next press of that key a repeat: the view's own
+                // held set, by physical key, decides instead.
+                egui::Event::Key { physical_key, key, pressed, modifiers, .. } if focused => {
+                    self.modifiers_to(inputs, modifiers);
+                    if let Some(k) = pc_key(physical_key.unwrap_or(key)) {
+                        self.key(inputs, k, pressed);
+                    }
+                }
+                egui::Event::PointerMoved(p) if client => {
+                    if let Some(pos) = map.to_surface(p) {
+                        if self.last_position != Some(pos) {
+                            self.last_position = Some(pos);
+                            inputs.send(InputEvent::Move(Motion::Absolute { x: pos.0, y: pos.1, display: 0 }));
+                        }
+                    }
+                }
+                egui::Event::MouseMoved(d) if self.grabbed && !client => {
+                    let k = map.scale();
+                    let (dx, dy) = ((d.x / k.x.max(0.01)).round() as i32, (d.y / k.y.max(0.01)).round() as i32);
+                    if dx != 0 || dy != 0 {
+                        inputs.send(InputEvent::Move(Motion::Relative { dx, dy }));
+                    }
+                }
+                egui::Event::PointerButton { pos, button, pressed, modifiers }
+                    if self.grabbed || map.to_surface(pos).is_some() =>
+                {
+                    self.modifiers_to(inputs, modifiers);
+                    let b = match button {
+                        egui::PointerButton::Primary => Button::Left,
+                        egui::PointerButton::Secondary => Button::Right,
+                        egui::PointerButton::Middle => Button::Middle,
+                        egui::PointerButton::Extra1 => Button::Side,
+                        egui::PointerButton::Extra2 => Button::Extra,
+                    };
+                    if client || self.grabbed {
+                        inputs.send(InputEvent::Button { button: b, pressed });
+                    }
+                }
+                egui::Event::MouseWheel { delta, .. } if (client && response.hovered()) || self.grabbed => {
+                    let notches = delta.y.round() as i32;
+                    let b = if notches > 0 { Button::WheelUp } else { Button::WheelDown };
+                    for _ in 0..notches.unsigned_abs().min(10) {
+                        inputs.send(InputEvent::Button { button: b, pressed: true });
+                        inputs.send(InputEvent::Button { button: b, pressed: false });
+                    }
+                }
+                _ => {}
+            }
+        }
+        // A modifier released after the frame's last key event is released in the guest now, not at the next key.
+        if focused {
+            self.modifiers_to(inputs, now);
+        }
+    }
+
+    /// Sends a press or a release. A press of a key already held (auto-repeat) is not sent again; a clipboard key's
+    /// release comes with the press egui did not report.
+    fn key(&mut self, inputs: &InputsShared, k: PcKey, pressed: bool) {
+        let held = self.held.iter().position(|h| *h == k);
+        match (pressed, held) {
+            (true, Some(_)) => return,
+            (true, None) => {
+                if self.held.len() >= MAX_HELD {
+                    self.held.remove(0);
+                }
+                self.held.push(k);
+            }
+            (false, Some(i)) => {
+                self.held.remove(i);
+            }
+            // Only a clipboard key loses its press, and egui-winit swallows it only while Ctrl is down, though
+            // Ctrl may be up again by the release (xdotool lets go of it first): the guest gets the whole
+            // Ctrl+key. Any other stray release (a key pressed before the view had focus) is passed on alone.
+            (false, None) if matches!(k, PcKey::C | PcKey::X | PcKey::V) => {
+                let ctrl = !self.modifiers.ctrl;
+                let mut strokes = vec![Stroke::Press(k), Stroke::Release(k)];
+                if ctrl {
+                    strokes.insert(0, Stroke::Press(PcKey::ControlLeft));
+                    strokes.push(Stroke::Release(PcKey::ControlLeft));
+                }
+                for s in strokes {
+                    inputs.send(InputEvent::Key(s));
+                }
+                return;
+            }
+            (false, None) => {}
+        }
+        inputs.send(InputEvent::Key(if pressed { Stroke::Press(k) } else { Stroke::Release(k) }));
+    }
+
+    fn modifiers_to(&mut self, inputs: &InputsShared, now: Modifiers) {
+        for s in modifier_strokes(self.modifiers, now) {
+            inputs.send(InputEvent::Key(s));
+        }
+        self.modifiers = now;
+    }
+
+    /// Grabs (server mouse mode) or releases the pointer.
+    pub fn grab(&mut self, ctx: &egui::Context, on: bool) {
+        if self.grabbed == on {
+            return;
+        }
+        self.grabbed = on;
+        if on {
+            tracing::info!("pointer grabbed ({RELEASE_COMBO} releases it)");
+        } else {
+            tracing::info!("pointer released");
+        }
+        let grab = if on { egui::CursorGrab::Locked } else { egui::CursorGrab::None };
+        ctx.send_viewport_cmd(egui::ViewportCommand::CursorGrab(grab));
+        ctx.send_viewport_cmd(egui::ViewportCommand::CursorVisible(!on));
+    }
+}
+
+/// Keys the "Send key" menu offers, with their strokes.
+pub fn send_key_items() -> Vec<(String, Vec<Stroke>)> {
+    use crate::input::keymap::parse_combo;
+    let mut items: Vec<String> = vec!["ctrl+alt+del".into()];
+    items.extend((1..=12).map(|n| format!("ctrl+alt+f{n}")));
+    items.extend(["print", "pause", "capslock", "numlock", "scrolllock", "super"].map(String::from));
+    items.into_iter().filter_map(|c| parse_combo(&c).ok().map(|s| (label(&c), s))).collect()
+}
+
+fn label(combo: &str) -> String {
+    combo
+        .split('+')
+        .map(|k| match k {
+            "ctrl" => "Ctrl".to_string(),
+            "alt" => "Alt".to_string(),
+            "del" => "Del".to_string(),
+            "print" => "PrintScreen".to_string(),
+            "capslock" => "Caps Lock".to_string(),
+            "numlock" => "Num Lock".to_string(),
+            "scrolllock" => "Scroll Lock".to_string(),
+            "super" => "Super".to_string(),
+            fkey if fkey.starts_with('f') && fkey[1..].chars().all(|c| c.is_ascii_digit()) => fkey.to_uppercase(),
+            other => other[..1].to_uppercase() + &other[1..],
+        })
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+/// Sends a menu item's strokes.
+pub fn send_strokes(inputs: &InputsShared, strokes: &[Stroke]) {
+    for s in strokes {
+        inputs.send(InputEvent::Key(*s));
+    }
+}
+
+/// The keys that release a grabbed pointer, as the status bar names them.
+pub const RELEASE_COMBO: &str = "Ctrl+Alt";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_letterboxes_and_maps_back_to_surface_pixels() {
+        let avail = Rect::from_min_size(Pos2::new(0.0, 20.0), Vec2::new(1000.0, 400.0));
+        let map = ViewMap::place(avail, (640, 400), Scaling::Fit, 1.0);
+        assert_eq!(map.rect, Rect::from_min_size(Pos2::new(180.0, 20.0), Vec2::new(640.0, 400.0)));
+        assert_eq!(map.to_surface(Pos2::new(100.0, 100.0)), None, "the bar left of the surface");
+        assert_eq!(map.to_surface(Pos2::new(180.0, 20.0)), Some((0, 0)));
+        assert_eq!(map.to_surface(Pos2::new(819.9, 419.9)), Some((639, 399)));
+        let big = ViewMap::place(avail, (1280, 800), Scaling::Fit, 1.0);
+        assert_eq!(big.rect.size(), Vec2::new(640.0, 400.0));
+        assert_eq!(big.to_surface(Pos2::new(500.0, 220.0)), Some((640, 400)));
+    }
+
+    #[test]
+    fn native_is_one_pixel_per_screen_pixel_on_hidpi() {
+        let avail = Rect::from_min_size(Pos2::ZERO, Vec2::new(300.0, 200.0));
+        let map = ViewMap::place(avail, (800, 600), Scaling::Native, 2.0);
+        assert_eq!(map.rect.size(), Vec2::new(400.0, 300.0));
+        assert_eq!(map.to_surface(Pos2::new(10.0, 10.0)), Some((20, 20)));
+        assert_eq!(map.to_window(20.0, 20.0), Pos2::new(10.0, 10.0));
+    }
+
+    #[test]
+    fn the_send_key_menu_has_ctrl_alt_del_and_every_console_switch() {
+        let items = send_key_items();
+        assert_eq!(items[0].0, "Ctrl+Alt+Del");
+        assert_eq!(items.len(), 1 + 12 + 6);
+        assert!(items.iter().any(|(l, s)| l == "Ctrl+Alt+F12" && s.len() == 6));
+        assert!(items
+            .iter()
+            .any(|(l, s)| l == "Pause" && s == &[Stroke::Press(PcKey::Pause), Stroke::Release(PcKey::Pause)]));
+    }
+}

@@ -1,0 +1,107 @@
+# shellcheck shell=sh
+# shellcheck source-path=SCRIPTDIR
+# Display scenario (ryll.mode=display, tests/vm/run_display.py): a still, deterministic screen on the DRM driver's
+# fbdev console. The display drivers are loaded, the cursor is hidden and does not blink; on command text is
+# written to tty1 and the two pictures the host appended to the initramfs (/ryll/display/band.raw: a photo-like
+# and a text-like 512×256 image side by side, XRGB8888 rows of 4096 bytes) below the text in one write. The guest
+# says DISPLAY WAITING and takes commands on the virtio port "ryll.ctl" (one a line):
+#   draw        clear the console, write the text and the band, then say DISPLAY DRAWN
+#   animate N   write the band N times, alternately mirrored and not (frames.raw), then say DISPLAY ANIMATED N
+#   quit        power off
+
+# shellcheck source=lib.sh
+. /ryll/lib.sh
+
+while read -r m; do
+    [ -n "$m" ] || continue
+    insmod "/lib/modules/$m.ko" || say "GUEST WARN insmod $m failed"
+done </etc/ryll-display-modules
+
+i=0
+while [ ! -e /dev/fb0 ] && [ $i -lt 200 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+if [ ! -e /dev/fb0 ]; then
+    say "DISPLAY ERROR no /dev/fb0 after 20 s"
+    exit 0
+fi
+fb=/sys/class/graphics/fb0
+size=$(cat $fb/virtual_size)
+stride=$(cat $fb/stride)
+bpp=$(cat $fb/bits_per_pixel)
+driver=$(head -n1 /proc/fb)
+say "DISPLAY FB size=$size stride=$stride bpp=$bpp driver=$driver"
+# ryll.size=WxH: the mode the host asked for with video= (the pictures are 1024 wide; on a wider screen their rows
+# wrap, which changes nothing for comparisons against the screendump).
+want=$(cmdline_arg ryll.size 1024x768)
+want_w=${want%x*}
+if [ "$size" != "${want_w},${want#*x}" ] || [ "$stride" != $((want_w * 4)) ] || [ "$bpp" != 32 ]; then
+    say "DISPLAY ERROR want a ${want} framebuffer of 32 bits a pixel and rows of $((want_w * 4)) bytes"
+    exit 0
+fi
+
+# No blinking, no cursor, no blanking.
+echo 0 >/sys/class/graphics/fbcon/cursor_blink 2>/dev/null
+tty=/dev/tty1
+printf '\033[?25l\033[9;0]\033[H\033[2J' >$tty
+
+# The screen: text on the console, then the band of pictures below it (rows 512-767) in one write, so the driver
+# sees one damage rect a frame (and an animation becomes one stream). Not row by row: the 6.1 kernel's fbdev
+# emulation computes an empty damage rect for a write of exactly one whole row (its end column comes out as 0).
+draw() {
+    {
+        printf '\033[H\033[2J\033[1;37mryll display test\033[0m  -  a still screen for pixel comparisons\n\n'
+        printf 'kernel %s, framebuffer %s\n\n' "$(cat /etc/ryll-kernel)" "$driver"
+        for c in 31 32 33 34 35 36 37; do
+            printf '\033[%sm colour %s: the quick brown fox jumps over the lazy dog 0123456789\033[0m\n' "$c" "$c"
+        done
+        printf '\n\033[7m reverse video \033[0m \033[1m bold \033[0m \033[4m underline \033[0m\n'
+        i=0
+        while [ $i -lt 6 ]; do
+            printf 'line %s: ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz !"#$%%&()*+,-./:;<=>?@[]^_{|}~\n' $i
+            i=$((i + 1))
+        done
+    } >$tty
+    dd if=/ryll/display/band.raw of=/dev/fb0 bs=1048576 seek=2 conv=notrunc 2>>"$DBG" ||
+        say "DISPLAY ERROR dd: $(ls -l /ryll/display 2>&1)"
+}
+
+# Commands from the host on the virtio port named ryll.ctl.
+ctl=""
+for p in /sys/class/virtio-ports/*; do
+    [ "$(cat "$p/name" 2>/dev/null)" = ryll.ctl ] && ctl=/dev/${p##*/}
+done
+if [ -z "$ctl" ]; then
+    say "DISPLAY ERROR no virtio port named ryll.ctl"
+    exit 0
+fi
+say "DISPLAY WAITING"
+# A read before the host has connected its end of the port is an end of file: open the port again.
+quit=0
+while [ $quit = 0 ]; do
+    while read -r cmd arg; do
+        case $cmd in
+            draw)
+                draw
+                sleep 1
+                say "DISPLAY DRAWN"
+                ;;
+            animate)
+                i=0
+                while [ $i -lt "$arg" ]; do
+                    dd if=/ryll/display/frames.raw of=/dev/fb0 bs=1048576 count=1 skip=$((i % 2)) seek=2 \
+                        conv=notrunc 2>>"$DBG"
+                    i=$((i + 1))
+                done
+                say "DISPLAY ANIMATED $arg"
+                ;;
+            quit)
+                quit=1
+                break
+                ;;
+            *) say "DISPLAY ERROR unknown command $cmd" ;;
+        esac
+    done <"$ctl"
+    sleep 0.2
+done
