@@ -7,7 +7,7 @@ use crate::protocol::base::Severity;
 use crate::protocol::constants::ChannelType;
 use crate::session::remember::RememberEvent;
 use crate::session::{DisplayEvent, SessionEnd, SessionEvent};
-use crate::webdav::windows::{Direction, NamesUpdate, SizeLimitHit, SIZE_LIMIT_FIX};
+use crate::webdav::windows::{NamesUpdate, SizeLimitHit, SIZE_LIMIT_FIX};
 
 /// How to add the WebDAV port to a VM, shown when the server offers none.
 pub const WEBDAV_SETUP_HINT: &str = "the server offers no WebDAV channel, so folder sharing is unavailable. Add the \
@@ -113,18 +113,7 @@ pub fn log_event(ev: &SessionEvent) {
 
 /// The one-time hint of a Windows guest's size limit, with the registry fix.
 fn log_size_limit(hit: &SizeLimitHit) {
-    let what = match hit.direction {
-        Direction::Download => "reading",
-        Direction::Upload => "writing",
-    };
-    let size = hit.size.map_or_else(|| "unknown size".to_string(), |n| format!("{n} bytes"));
-    tracing::warn!(
-        "windows guest: {what} {} ({size}) ended early ({} bytes had passed ryll), at the WebDAV client's file size \
-         limit. {}",
-        hit.path,
-        hit.moved,
-        SIZE_LIMIT_FIX
-    );
+    tracing::warn!("windows guest: {}, at the WebDAV client's file size limit. {}", hit.summary(), SIZE_LIMIT_FIX);
 }
 
 /// Names a Windows guest cannot show, one line each, and the count of the rest.

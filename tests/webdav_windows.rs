@@ -137,6 +137,39 @@ async fn a_whole_body_buffered_then_the_connection_closed_hints() {
     }
 }
 
+/// A client that resets its connection with the body unread is dropped by spice-webdavd without a word to ryll:
+/// the connection just stays idle after the whole body went out. ryll's idle timeout ending it counts too; a
+/// connection the share's stop ends does not.
+#[tokio::test]
+async fn a_whole_body_then_the_idle_timeout_hints() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    sparse(&dir.path().join("big.iso"), 60_000_000);
+    let hints = WindowsHints::new();
+    let share = hinted_share(dir.path(), &hints);
+    let mut client = connect_with_buffer(&share, 1 << 20);
+    client.send(&win_get("/big.iso", Some(UA))).await;
+    assert_eq!(client.response(false).await.body.len(), 60_000_000);
+    assert_eq!(hints.take_size_limit(), None, "not while the connection may go on");
+    // Nothing else runs now: the paused clock goes straight to the idle timeout.
+    tokio::time::pause();
+    client.server.await.expect("server task").expect("the idle timeout is a clean end");
+    let hit = hints.take_size_limit().expect("the hint after the idle timeout");
+    assert_eq!((hit.path.as_str(), hit.size, hit.moved), ("/big.iso", Some(60_000_000), 60_000_000));
+    assert!(hit.summary().contains("all of it had passed ryll"), "{}", hit.summary());
+    drop(client.io);
+    tokio::time::resume();
+
+    let (other, other_hints) = (tempfile::tempdir().expect("tempdir"), WindowsHints::new());
+    sparse(&other.path().join("big.iso"), 60_000_000);
+    let stopping = hinted_share(other.path(), &other_hints);
+    let mut client = connect_with_buffer(&stopping, 1 << 20);
+    client.send(&win_get("/big.iso", Some(UA))).await;
+    assert_eq!(client.response(false).await.body.len(), 60_000_000);
+    stopping.retire();
+    client.server.await.expect("server task").expect("clean");
+    assert_eq!(other_hints.take_size_limit(), None, "a stopped share says nothing about the client");
+}
+
 #[tokio::test]
 async fn whole_downloads_and_late_cancels_do_not_hint() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -288,5 +321,22 @@ async fn session_reports_the_hints_once() {
     within("two more ticks", tokio::time::sleep(Duration::from_millis(2500))).await;
     let hints = s.session.events().iter().filter(|e| matches!(e, SessionEvent::WindowsSizeLimit(_))).count();
     assert_eq!(hints, 1);
+    s.finish().await;
+}
+
+/// Through the channel, a guest's close reaches ryll as a size-0 frame and the connection's task is dropped: a
+/// complete download over the limit followed by that close is the limit too (the real guest's buffers take the
+/// whole body of a sparse file at once with LZ4 on).
+#[tokio::test]
+async fn session_hints_for_a_whole_body_then_the_guests_close() {
+    let mut s = Sharing::start(&[("ok.txt", b"x")]).await;
+    sparse(&s.path("big.iso"), 50_100_000);
+    let win = s.guest.connect();
+    let resp = win.request(&win_get("/big.iso", Some(UA))).await;
+    assert_eq!((resp.status, resp.body.len()), (200, 50_100_000));
+    win.close();
+    let hit = s.session.wait_for("the size hint", |e| matches!(e, SessionEvent::WindowsSizeLimit(_))).await;
+    let SessionEvent::WindowsSizeLimit(hit) = hit else { unreachable!() };
+    assert_eq!((hit.path.as_str(), hit.size), ("/big.iso", Some(50_100_000)));
     s.finish().await;
 }

@@ -465,7 +465,7 @@ fn windows(ui: &mut Ui, state: &SessionState) {
     if let Some(hit) = &w.size_limit {
         ui.add_space(4.0);
         style::status_line(ui, Tone::Waiting, "Windows guest: file size limit");
-        ui.add(Label::new(format!("{} stopped after {}.", hit.path, format::bytes(hit.moved))).wrap());
+        ui.add(Label::new(format!("{}.", hit.summary())).wrap());
         ui.add(Label::new(RichText::new(SIZE_LIMIT_FIX).small()).wrap());
     }
     if w.names.is_empty() && w.more == 0 {

@@ -215,7 +215,7 @@ impl Drop for ShareBody {
             let (announced, sent) = (self.announced, self.sent);
             tracing::debug!(path = %w.path, ?announced, sent, complete, "windows GET ended");
             match (&w.conn, complete) {
-                (Some(conn), true) => conn.download_done(&transfer, &w.path),
+                (Some(conn), true) => conn.download_done(&transfer, &w.path, &w.hints),
                 _ => w.hints.transfer_ended(&transfer, &w.path),
             }
         }

@@ -182,6 +182,23 @@ fn canonical(mut shares: Vec<NamedShare>) -> Result<Vec<NamedShare>, ShareError>
 
 /// The WebDAV server for one shared folder, or for several named shares behind a read-only virtual root; cheap
 /// to clone (the state is behind an `Arc`).
+/// Tells a connection's [`ConnectionWatch`] that the connection ended, when its future ends or is dropped (through
+/// SPICE, the guest's close drops the connection's task).
+struct EndReport {
+    watch: Arc<ConnectionWatch>,
+    hints: Arc<WindowsHints>,
+    /// The share was stopped: the end says nothing about the client.
+    retired: bool,
+}
+
+impl Drop for EndReport {
+    fn drop(&mut self) {
+        if !self.retired {
+            self.watch.ended(&self.hints);
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct ShareServer {
     inner: Arc<Inner>,
@@ -441,6 +458,7 @@ impl ShareServer {
                 }
             }
         };
+        let mut end_report = EndReport { watch, hints: Arc::clone(&self.inner.windows), retired: false };
         let mut retiring = false;
         let result = tokio::select! {
             r = conn.as_mut() => r,
@@ -450,11 +468,8 @@ impl ShareServer {
                 conn.await
             }
         };
-        // A Windows client that closes the connection after a download over its limit, instead of sending its next
-        // request, gave up on it (ryll's own closes, idle timeout and a stopped share, do not count).
-        if !retiring && !matches!(&result, Err(e) if e.is_timeout()) {
-            watch.closed(&self.inner.windows);
-        }
+        end_report.retired = retiring;
+        drop(end_report);
         match result {
             Err(e) if e.is_timeout() => {
                 tracing::debug!("webdav connection closed: no request head within {HEADER_READ_TIMEOUT:?}");

@@ -108,6 +108,26 @@ pub struct SizeLimitHit {
     pub moved: u64,
 }
 
+impl SizeLimitHit {
+    /// What happened, for the log and the panel: "reading /big.iso (60000000 bytes) stopped after 3407820 bytes
+    /// had passed ryll".
+    pub fn summary(&self) -> String {
+        let what = match self.direction {
+            Direction::Download => "reading",
+            Direction::Upload => "writing",
+        };
+        let size = self.size.map_or_else(|| "unknown size".to_string(), |n| format!("{n} bytes"));
+        if self.size.is_some_and(|n| self.moved >= n) {
+            format!(
+                "{what} {} ({size}) was given up after all of it had passed ryll (the guest's buffers held the rest)",
+                self.path
+            )
+        } else {
+            format!("{what} {} ({size}) stopped after {} bytes had passed ryll", self.path, self.moved)
+        }
+    }
+}
+
 /// Unrepresentable names seen since the last [`WindowsHints::take_names`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NamesUpdate {
@@ -220,32 +240,48 @@ impl WindowsHints {
 /// One guest connection's last download over the limit, for the case the body counts miss: when the guest's
 /// buffers (the mux, the SPICE channel's socket, above all with LZ4 on compressible data) hold the rest of the body,
 /// ryll produces all of it and the response looks complete although the client stopped reading at the limit. The
-/// mini-redirector keeps its connections alive, so a connection the guest closes after such a response went out,
-/// without another request on it, is the client giving up at its limit. (One that stays idle is closed by ryll
-/// after the header read timeout; that does not count, nor does a share being stopped.)
+/// mini-redirector keeps its connections alive, so a connection that ends after such a response went out, without
+/// another request on it, is the client giving up at its limit. That covers the guest's close, and also ryll's
+/// idle timeout: when the client resets its connection (it closes with the rest of the body unread), spice-webdavd
+/// drops it without telling ryll, so the connection only looks idle. A share being stopped does not count.
 #[derive(Debug, Default)]
 pub(crate) struct ConnectionWatch {
-    pending: Mutex<Option<SizeLimitHit>>,
+    state: Mutex<WatchState>,
+}
+
+#[derive(Debug, Default)]
+struct WatchState {
+    /// The last response, if it was a download over the limit that went out completely.
+    pending: Option<SizeLimitHit>,
+    /// The connection has ended (a body still in hyper's hands is dropped after that).
+    ended: bool,
 }
 
 impl ConnectionWatch {
     /// A Windows client's download went out completely.
-    pub(crate) fn download_done(&self, t: &Transfer, path: &str) {
+    pub(crate) fn download_done(&self, t: &Transfer, path: &str, hints: &WindowsHints) {
         if t.status == 200 && t.announced.is_some_and(|n| n > DEFAULT_SIZE_LIMIT) {
             let hit = SizeLimitHit { direction: t.direction, path: path.to_owned(), size: t.announced, moved: t.moved };
-            *lock(&self.pending) = Some(hit);
+            let mut state = lock(&self.state);
+            if state.ended {
+                hints.record(hit);
+            } else {
+                state.pending = Some(hit);
+            }
         }
     }
 
     /// The connection carried another request: the download before it was read.
     pub(crate) fn request_started(&self) {
-        lock(&self.pending).take();
+        lock(&self.state).pending.take();
     }
 
-    /// The guest closed the connection: a download over the limit that was its last response is taken for the
-    /// limit.
-    pub(crate) fn closed(&self, hints: &WindowsHints) {
-        if let Some(hit) = lock(&self.pending).take() {
+    /// The connection ended, not by ryll stopping the share: a download over the limit that was its last response
+    /// is taken for the limit.
+    pub(crate) fn ended(&self, hints: &WindowsHints) {
+        let mut state = lock(&self.state);
+        state.ended = true;
+        if let Some(hit) = state.pending.take() {
             hints.record(hit);
         }
     }
@@ -352,17 +388,26 @@ mod tests {
         let h = WindowsHints::new();
         let conn = ConnectionWatch::default();
         let mut whole = dl(60_000_000, 60_000_000).with_complete(true);
-        conn.download_done(&whole, "/big.iso");
+        conn.download_done(&whole, "/big.iso", &h);
         conn.request_started();
-        conn.closed(&h);
+        conn.ended(&h);
         assert_eq!(h.take_size_limit(), None, "the connection went on: the download was read");
         whole.announced = Some(L);
-        conn.download_done(&whole, "/small.iso");
-        conn.closed(&h);
+        conn.download_done(&whole, "/small.iso", &h);
+        conn.ended(&h);
         assert_eq!(h.take_size_limit(), None, "not over the limit");
         whole.announced = Some(60_000_000);
-        conn.download_done(&whole, "/big.iso");
-        conn.closed(&h);
+        conn.download_done(&whole, "/big.iso", &h);
+        conn.ended(&h);
+        assert_eq!(h.take_size_limit().map(|hit| hit.path), Some("/big.iso".to_string()));
+    }
+
+    #[test]
+    fn a_download_dropped_after_its_connection_ended_counts() {
+        let h = WindowsHints::new();
+        let conn = ConnectionWatch::default();
+        conn.ended(&h);
+        conn.download_done(&dl(60_000_000, 60_000_000).with_complete(true), "/big.iso", &h);
         assert_eq!(h.take_size_limit().map(|hit| hit.path), Some("/big.iso".to_string()));
     }
 
