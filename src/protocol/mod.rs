@@ -16,6 +16,8 @@
 //! - [`main_channel`]: main-channel messages (INIT, CHANNELS_LIST, NAME, ...).
 //! - [`display`]: display-channel messages (surfaces, draw operations, images, streams, caches, DISPLAY_INIT).
 //! - [`vmc`]: SpiceVMC and port-channel messages (DATA, COMPRESSED_DATA, PORT_INIT, PORT_EVENT).
+//! - [`usbredir`]: the usbredir protocol the usbredir channel carries (hello, device and endpoint info,
+//!   control, bulk, interrupt and iso packets), with a reassembler for its byte stream.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 pub mod base;
@@ -29,6 +31,7 @@ pub mod inputs;
 pub mod link;
 pub mod main_channel;
 pub mod ticket;
+pub mod usbredir;
 pub mod vmc;
 pub mod wire;
 
