@@ -3,7 +3,8 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FUZZ_SECONDS ?= 10
 FUZZ_TARGETS := link_reply message_header vmc_port mux_demux share_paths share_protect remembered_shares \
-	windows_names usbredir bitmap lz lz4 glz zlib_glz jpeg quic display_messages canvas_messages cursor_messages
+	windows_names usbredir usb_storage bitmap lz lz4 glz zlib_glz jpeg quic display_messages canvas_messages \
+	cursor_messages
 
 .PHONY: help deps build test test-window lint fmt fuzz-build fuzz-smoke fuzz screenshot bench bench-quick bench-wan \
 	bench-wan-quick

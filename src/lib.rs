@@ -34,4 +34,5 @@ pub mod remember;
 pub mod screenshot;
 pub mod scripted_input;
 pub mod session;
+pub mod usb;
 pub mod webdav;
