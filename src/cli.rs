@@ -1,6 +1,7 @@
 //! Command-line arguments.
 
 use crate::channels::compression::ShareCompression;
+use crate::channels::usbredir::UsbDisk;
 use crate::channels::webdav::WebdavConfig;
 use crate::connect::addr::format_addr;
 use crate::connect::dial::{TlsEndpoint, Transport};
@@ -100,6 +101,15 @@ pub struct Cli {
     /// Create files and folders in the share readable by you only (0600/0700) instead of following your umask.
     #[arg(long)]
     pub share_private: bool,
+
+    /// Give the guest the raw disk image PATH as a USB stick (repeatable: one disk per usbredir channel the server
+    /// offers, in channel order). The VM needs a usbredir channel (see docs/usage.md).
+    #[arg(long = "usb-disk", value_name = "PATH")]
+    pub usb_disks: Vec<PathBuf>,
+
+    /// Attach the USB disks read-only: the image is opened read-only and the guest sees a write-protected disk.
+    #[arg(long, requires = "usb_disks")]
+    pub usb_disk_ro: bool,
 
     /// Hide GLOB from the guest as a credential store: never listed, read, written, moved or locked (repeatable;
     /// adds to the defaults in docs/security.md; a GLOB without a leading / matches at any depth).
@@ -275,6 +285,9 @@ pub enum ConfigError {
     /// `--share-private` without a share.
     #[error("--share-private needs --share-dir or --share")]
     PrivateWithoutShare,
+    /// A `--usb-disk` image is unusable.
+    #[error("--usb-disk {0}")]
+    UsbDisk(String),
     /// Not exactly one connection source.
     #[error(
         "{0}: give exactly one of --direct HOST:PORT[:TLS_PORT], --file FILE.vv, or a .vv file or spice:// URI \
@@ -481,11 +494,29 @@ impl Cli {
             },
             inputs: !self.runs_headless() || has_input,
             remember: self.remember_config(),
+            usb: self.usb_disks()?,
             display: DisplayConfig {
                 enabled: self.screenshot.is_some() || !self.runs_headless(),
                 compression: self.image_compression.map(ImageCompression::from),
             },
         })
+    }
+
+    /// The `--usb-disk` images: regular files of at least one 512-byte block, opened as the channel links.
+    fn usb_disks(&self) -> Result<Vec<UsbDisk>, ConfigError> {
+        let mut out = Vec::with_capacity(self.usb_disks.len());
+        for path in &self.usb_disks {
+            let meta = std::fs::metadata(path).map_err(|e| ConfigError::UsbDisk(format!("{}: {e}", path.display())))?;
+            if !meta.is_file() || meta.len() < 512 {
+                let why = format!("{}: not a disk image (a regular file of at least 512 bytes)", path.display());
+                return Err(ConfigError::UsbDisk(why));
+            }
+            out.push(UsbDisk {
+                path: std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+                read_only: self.usb_disk_ro,
+            });
+        }
+        Ok(out)
     }
 
     /// The `--share NAME=PATH[:ro]` shares: names checked and unique, paths existing directories.
@@ -548,6 +579,28 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("ryll").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn usb_disks_are_checked_and_take_the_read_only_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("a.img");
+        std::fs::write(&img, [0u8; 1024]).unwrap();
+        let tiny = dir.path().join("tiny.img");
+        std::fs::write(&tiny, [0u8; 10]).unwrap();
+        let (i, t) = (img.to_str().unwrap(), tiny.to_str().unwrap());
+        let cfg = parse(&["--direct", "h:1", "--headless", "--usb-disk", i, "--usb-disk", i, "--usb-disk-ro"])
+            .unwrap()
+            .session_config()
+            .unwrap();
+        assert_eq!(cfg.usb.len(), 2);
+        assert!(cfg.usb.iter().all(|d| d.read_only && d.path == img));
+        let err = parse(&["--direct", "h:1", "--usb-disk", t]).unwrap().session_config().unwrap_err().to_string();
+        assert!(err.contains("--usb-disk") && err.contains("at least 512 bytes"), "{err}");
+        let missing = dir.path().join("none.img");
+        let err = parse(&["--direct", "h:1", "--usb-disk", missing.to_str().unwrap()]).unwrap().session_config();
+        assert!(err.is_err());
+        assert!(parse(&["--direct", "h:1", "--usb-disk-ro"]).is_err(), "--usb-disk-ro needs --usb-disk");
     }
 
     #[test]

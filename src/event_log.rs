@@ -58,6 +58,7 @@ pub fn log_event(ev: &SessionEvent) {
             tracing::warn!("channel {channel}: relinking in {} ms (attempt {attempt}){more}", delay.as_millis())
         }),
         SessionEvent::NoWebdavChannel => tracing::warn!("{WEBDAV_SETUP_HINT}"),
+        SessionEvent::NoUsbredirChannel => tracing::warn!("usb: {}", crate::session::usb::USBREDIR_SETUP_HINT),
         SessionEvent::Notice { severity, message } => limited("server notice", |more| match severity {
             Severity::Error => tracing::error!("server notice: {message}{more}"),
             Severity::Warn => tracing::warn!("server notice: {message}{more}"),

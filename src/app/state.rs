@@ -265,6 +265,12 @@ impl SessionState {
                 self.channels.insert(channel, ChannelStatus::Relinking(text));
             }
             SessionEvent::NoWebdavChannel => self.channel_list_seen = true,
+            SessionEvent::NoUsbredirChannel => {
+                if self.notices.len() == MAX_ERRORS {
+                    self.notices.pop_front();
+                }
+                self.notices.push_back(format!("USB: {}", crate::session::usb::USBREDIR_SETUP_HINT));
+            }
             SessionEvent::Notice { message, .. } => {
                 if self.notices.len() == MAX_ERRORS {
                     self.notices.pop_front();

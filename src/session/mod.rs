@@ -11,6 +11,7 @@ pub mod remember;
 mod sharing;
 mod table;
 pub mod traffic;
+pub mod usb;
 
 pub use table::{ChannelContext, ChannelFuture, ChannelKind, LinkedChannel};
 
@@ -65,6 +66,8 @@ pub struct SessionConfig {
     pub inputs: bool,
     /// Remembered shares: the file and what to do with this VM's entry (`None`: neither read nor written).
     pub remember: Option<RememberConfig>,
+    /// Disk images to attach as USB sticks, one per usbredir channel (`--usb-disk`).
+    pub usb: Vec<crate::channels::usbredir::UsbDisk>,
 }
 
 /// Something the front end should know about.
@@ -112,6 +115,8 @@ pub enum SessionEvent {
     },
     /// The initial channel list has no WebDAV channel.
     NoWebdavChannel,
+    /// `--usb-disk` gave disks, and the server's channel list has no usbredir channel.
+    NoUsbredirChannel,
     /// A server notice.
     Notice {
         /// Severity.
@@ -289,6 +294,8 @@ pub struct SessionShared {
     pub mm_clock: Arc<display::MmClock>,
     /// What Windows guests tripped over, for every share of the session.
     pub windows: Arc<WindowsHints>,
+    /// The USB disks of the usbredir channels.
+    pub usb: Arc<usb::UsbShared>,
 }
 
 impl SessionShared {
@@ -360,6 +367,9 @@ fn channel_kinds(config: &SessionConfig, shared: &SessionShared) -> Vec<Arc<dyn 
     if config.inputs {
         kinds.push(Arc::new(inputs::InputsKind::new(shared.inputs.clone())));
         kinds.push(Arc::new(cursor::CursorChannelKind::new(shared.cursor.clone())));
+    }
+    if !config.usb.is_empty() {
+        kinds.push(Arc::new(usb::UsbKind::new(config.usb.clone(), shared.usb.clone())));
     }
     kinds
 }

@@ -35,6 +35,8 @@ use tokio::task::JoinSet;
 pub const INPUTS: ChannelId = ChannelId { channel_type: ChannelType::Inputs, id: 0 };
 /// The WebDAV channel (11:0).
 pub const WEBDAV: ChannelId = ChannelId { channel_type: ChannelType::Webdav, id: 0 };
+/// The usbredir channel 9:0.
+pub const USBREDIR: ChannelId = ChannelId { channel_type: ChannelType::Usbredir, id: 0 };
 /// The port name that makes a SPICE port the WebDAV channel.
 pub const WEBDAV_PORT: &str = "org.spice-space.webdav.0";
 /// spice-server reads the char device in chunks of at most this many bytes, one SPICEVMC_DATA each.
@@ -243,6 +245,13 @@ pub struct State {
     pub problems: Vec<String>,
     pub(crate) main_tx: Option<mpsc::UnboundedSender<Out>>,
     pub(crate) webdav_tx: Option<mpsc::UnboundedSender<Out>>,
+    /// usbredir channels linked.
+    pub usb_links: usize,
+    /// The usbredir bytes the client sent (decompressed), in order, since the last link.
+    pub usb_from_client: Vec<u8>,
+    /// Client usbredir messages that were LZ4-compressed.
+    pub usb_compressed: usize,
+    pub(crate) usb_tx: Option<mpsc::UnboundedSender<Out>>,
 }
 
 impl State {
@@ -408,6 +417,14 @@ impl FakeServer {
         self.wait(&format!("WebDAV link number {n}"), |st| (st.webdav_links >= n).then_some(())).await;
     }
 
+    /// Sends usbredir bytes to the client, as the usb-guest (packed into SPICEVMC_DATA messages).
+    pub fn usb_send(&self, bytes: Vec<u8>) {
+        let tx = self.state().usb_tx.clone();
+        if let Some(tx) = tx {
+            let _ = tx.send(Out::Device(bytes));
+        }
+    }
+
     /// The guest side of the WebDAV channel.
     pub fn guest(&self) -> FakeGuest {
         FakeGuest::new(self.inner.clone())
@@ -515,6 +532,7 @@ async fn serve_connection(inner: Arc<Inner>, mut stream: TcpStream) {
     match mess.channel_type {
         ChannelType::Main => run_main(inner, stream, mess).await,
         ChannelType::Webdav => run_webdav(inner, stream, mess).await,
+        ChannelType::Usbredir => run_usbredir(inner, stream).await,
         _ => run_other(inner, stream, mess).await,
     }
 }
@@ -636,6 +654,7 @@ fn server_channel_caps(cfg: &FakeServerConfig, t: ChannelType) -> Caps {
     match t {
         ChannelType::Main => Caps::with(&[MAIN_CAP_SEMI_SEAMLESS_MIGRATE, MAIN_CAP_SEAMLESS_MIGRATE]),
         ChannelType::Webdav if cfg.webdav_lz4 => Caps::with(&[SPICEVMC_CAP_DATA_COMPRESS_LZ4]),
+        ChannelType::Usbredir => Caps::with(&[SPICEVMC_CAP_DATA_COMPRESS_LZ4]),
         _ => Caps::new(),
     }
 }
@@ -778,6 +797,39 @@ async fn run_other(inner: Arc<Inner>, stream: TcpStream, mess: LinkMess) {
     while let Some((t, body)) = read_message(&inner, &mut rd).await {
         inner.update(|st| st.other_messages.push((channel, t, body)));
     }
+    writer.abort();
+}
+
+/// The usbredir channel: records the client's usbredir bytes; tests play the usb-guest with
+/// [`FakeServer::usb_send`]. The server advertises LZ4, so the client's large messages may come compressed.
+async fn run_usbredir(inner: Arc<Inner>, stream: TcpStream) {
+    let (mut rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel();
+    inner.update(|st| {
+        st.usb_tx = Some(tx.clone());
+        st.usb_links += 1;
+        st.usb_from_client.clear();
+    });
+    let writer = tokio::spawn(write_loop(wr, rx));
+    while let Some((t, body)) = read_message(&inner, &mut rd).await {
+        match t {
+            msgc::PONG | msgc::ACK_SYNC | msgc::ACK => {}
+            msgc::SPICEVMC_DATA => inner.update(|st| st.usb_from_client.extend_from_slice(&body)),
+            msgc::SPICEVMC_COMPRESSED_DATA => match decompress(&body) {
+                Ok(data) => inner.update(|st| {
+                    st.usb_compressed += 1;
+                    st.usb_from_client.extend_from_slice(&data);
+                }),
+                Err(e) => inner.problem(format!("bad COMPRESSED_DATA from the client on usbredir: {e}")),
+            },
+            other => inner.problem(format!("unknown usbredir message type {other}")),
+        }
+    }
+    inner.update(|st| {
+        if st.usb_tx.as_ref().is_some_and(|cur| cur.same_channel(&tx)) {
+            st.usb_tx = None;
+        }
+    });
     writer.abort();
 }
 
