@@ -278,6 +278,18 @@ for m in "${mod_order[@]:base_count}"; do
 done
 log "display modules: ${mod_order[*]:base_count}"
 
+# USB storage for the usb scenario (guest/usb.sh): the SCSI disk behind usb-redir and its FAT file system.
+usb_base=${#mod_order[@]}
+for m in usb_storage sd_mod vfat nls_cp437 nls_ascii nls_iso8859_1 nls_utf8; do
+    add_module "$m"
+done
+: >"$img/etc/ryll-usb-modules"
+for m in "${mod_order[@]:usb_base}"; do
+    copy_module "$m"
+    echo "$m" >>"$img/etc/ryll-usb-modules"
+done
+log "usb modules: ${mod_order[*]:usb_base}"
+
 # ---------------------------------------------------------------------------------------
 # Userland.
 for d in bin sbin usr/bin usr/sbin usr/libexec lib lib64 usr/lib usr/share dev proc sys \

@@ -6,6 +6,8 @@
 #   make test-kerbside      the same tests through the kerbside 0.8.0 SPICE proxy (both firewall modes, one boot)
 #   make test-vm-display    ryll --screenshot against the guest's bochs, qxl and virtio-gpu KMS drivers vs screendump
 #   make bench-first-frame  the first frame at 1920×1080: ryll --screenshot against spicy-screenshot (7 runs each)
+#   make test-vm-usb        ryll's --usb-disk through usb-redir: reads, writes, read-only, reattach (one boot)
+#   make bench-usb          the same, then a sequential read against QEMU's own usb-storage on the same image
 # Extra harness options: make test-qemu-webdav E2E_ARGS='--keep -v'
 
 RYLL_VM_DIR ?= target/testvm
@@ -13,7 +15,8 @@ E2E_PYTHON ?= python3
 E2E_ARGS ?=
 E2E_RUN = $(E2E_PYTHON) tests/vm/run_e2e.py --no-build --vm-dir $(RYLL_VM_DIR)
 
-.PHONY: testvm test-qemu-webdav test-qemu-webdav-baseline demo test-kerbside test-vm-display bench-first-frame
+.PHONY: testvm test-qemu-webdav test-qemu-webdav-baseline demo test-kerbside test-vm-display bench-first-frame \
+	test-vm-usb bench-usb
 
 testvm:
 	RYLL_VM_DIR=$(RYLL_VM_DIR) bash tests/vm/build-image.sh
@@ -50,3 +53,14 @@ bench-first-frame: deps testvm
 	$(if $(filter target/release/ryll,$(RYLL_BIN)),cargo build --release --bin ryll)
 	$(E2E_PYTHON) tests/vm/run_display.py --vm-dir $(RYLL_VM_DIR) --ryll $(RYLL_BIN) --boots std-1080 \
 		--first-frame-runs 7 $(DISPLAY_ARGS)
+
+# ryll's virtual USB disk in the guest through QEMU's usb-redir (tests/vm/run_usb.py): one boot, a FAT image made on
+# the host, read-write then read-only sessions of ryll against the same running guest.
+USB_ARGS ?=
+test-vm-usb: deps testvm
+	$(if $(filter target/release/ryll,$(RYLL_BIN)),cargo build --release --bin ryll)
+	$(E2E_PYTHON) tests/vm/run_usb.py --vm-dir $(RYLL_VM_DIR) --ryll $(RYLL_BIN) $(USB_ARGS)
+
+bench-usb: deps testvm
+	$(if $(filter target/release/ryll,$(RYLL_BIN)),cargo build --release --bin ryll)
+	$(E2E_PYTHON) tests/vm/run_usb.py --vm-dir $(RYLL_VM_DIR) --ryll $(RYLL_BIN) --bench $(USB_ARGS)

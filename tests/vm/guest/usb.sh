@@ -1,0 +1,136 @@
+# shellcheck shell=sh
+# shellcheck source-path=SCRIPTDIR
+# USB scenario (ryll.mode=usb, tests/vm/run_usb.py): the guest has qemu-xhci and a usb-redir device whose usbredir
+# channel ryll serves with its virtual disk. The USB storage modules are loaded, then the guest says USB WAITING and
+# takes commands on the virtio port "ryll.ctl" (one a line), answering each with a USB line on the console:
+#   wait-disk        wait (at most 180 s) for a SCSI disk: USB DISK NAME blocks=N ro=0|1
+#   sha SKIP COUNT   sha256 of COUNT 512-byte blocks from block SKIP: USB SHA HEX
+#   mount            mount the disk's FAT file system at /mnt/usb (read-only if the disk is): USB MOUNTED
+#   cat NAME         sha256 of /mnt/usb/NAME: USB CAT HEX
+#   write NAME       write "written by the guest" to /mnt/usb/NAME and sync: USB WROTE status=N
+#   umount           unmount: USB UMOUNTED status=N
+#   raw-write        write one block of the raw disk (block 2047) and fsync: USB RAWWRITE status=N
+#   dd-read MIB      read MIB MiB of the raw disk, page cache dropped first: USB DDREAD bytes=N ms=N
+#   wait-gone        wait (at most 60 s) until the disk is gone: USB GONE | USB ERROR
+#   quit             power off
+
+# shellcheck source=lib.sh
+. /ryll/lib.sh
+
+while read -r m; do
+    [ -n "$m" ] || continue
+    insmod "/lib/modules/$m.ko" || say "GUEST WARN insmod $m failed"
+done </etc/ryll-usb-modules
+
+disk=""
+find_disk() {
+    disk=""
+    for b in /sys/block/sd*; do
+        [ -e "$b" ] && disk=${b##*/}
+    done
+}
+
+mounted() {
+    grep -q ' /mnt/usb ' /proc/mounts
+}
+
+now_ms() {
+    read -r up _ </proc/uptime
+    echo $(( ${up%.*} * 1000 + $(echo "${up#*.}" | cut -c1-2) * 10 ))
+}
+
+ctl=""
+for p in /sys/class/virtio-ports/*; do
+    [ "$(cat "$p/name" 2>/dev/null)" = ryll.ctl ] && ctl=/dev/${p##*/}
+done
+if [ -z "$ctl" ]; then
+    say "USB ERROR no virtio port named ryll.ctl"
+    exit 0
+fi
+mkdir -p /mnt/usb
+say "USB WAITING"
+quit=0
+while [ $quit = 0 ]; do
+    while read -r cmd a1 a2; do
+        case $cmd in
+            wait-disk)
+                i=0
+                find_disk
+                while { [ -z "$disk" ] || [ ! -b "/dev/$disk" ]; } && [ $i -lt 1800 ]; do
+                    sleep 0.1
+                    i=$((i + 1))
+                    find_disk
+                    [ -n "$disk" ] && [ ! -b "/dev/$disk" ] && mknod "/dev/$disk" b \
+                        "$(cut -d: -f1 "/sys/block/$disk/dev")" "$(cut -d: -f2 "/sys/block/$disk/dev")" 2>/dev/null
+                done
+                if [ -n "$disk" ] && [ -b "/dev/$disk" ]; then
+                    say "USB DISK $disk blocks=$(cat "/sys/block/$disk/size") ro=$(cat "/sys/block/$disk/ro")"
+                else
+                    say "USB ERROR no disk after 180 s"
+                fi
+                ;;
+            sha)
+                h=$(dd if="/dev/$disk" bs=512 skip="$a1" count="$a2" 2>>"$DBG" | sha256sum)
+                say "USB SHA ${h%% *}"
+                ;;
+            mount)
+                opt=rw
+                [ "$(cat "/sys/block/$disk/ro")" = 1 ] && opt=ro
+                if mount -t vfat -o "$opt" "/dev/$disk" /mnt/usb 2>>"$DBG"; then
+                    say "USB MOUNTED $opt"
+                else
+                    say "USB ERROR mount failed"
+                fi
+                ;;
+            cat)
+                if mounted; then
+                    h=$(sha256sum <"/mnt/usb/$a1" 2>>"$DBG")
+                    say "USB CAT ${h%% *}"
+                else
+                    say "USB ERROR not mounted"
+                fi
+                ;;
+            write)
+                st=1
+                if mounted; then
+                    printf 'written by the guest\n' >"/mnt/usb/$a1" 2>>"$DBG"
+                    st=$?
+                fi
+                sync
+                say "USB WROTE status=$st"
+                ;;
+            umount)
+                umount /mnt/usb 2>>"$DBG"
+                say "USB UMOUNTED status=$?"
+                ;;
+            raw-write)
+                dd if=/dev/zero of="/dev/$disk" bs=512 count=1 seek=2047 conv=fsync 2>>"$DBG"
+                say "USB RAWWRITE status=$?"
+                ;;
+            dd-read)
+                sync
+                echo 3 >/proc/sys/vm/drop_caches
+                t0=$(now_ms)
+                n=$(dd if="/dev/$disk" bs=1048576 count="$a1" 2>>"$DBG" | wc -c)
+                t1=$(now_ms)
+                say "USB DDREAD bytes=$n ms=$((t1 - t0))"
+                ;;
+            wait-gone)
+                i=0
+                find_disk
+                while [ -n "$disk" ] && [ $i -lt 600 ]; do
+                    sleep 0.1
+                    i=$((i + 1))
+                    find_disk
+                done
+                if [ -z "$disk" ]; then say "USB GONE"; else say "USB ERROR the disk is still there"; fi
+                ;;
+            quit)
+                quit=1
+                break
+                ;;
+            *) say "USB ERROR unknown command $cmd" ;;
+        esac
+    done <"$ctl"
+    sleep 0.2
+done
