@@ -1,4 +1,6 @@
 use super::*;
+use crate::protocol::wire::PutLe;
+use crate::protocol::ProtocolError;
 
 const ALL: u32 = 0xff;
 
