@@ -264,31 +264,26 @@ for m in "${mod_order[@]}"; do
 done
 log "kernel $kver; modules: ${mod_order[*]}"
 
+# extra_modules LIST MODULE...: the modules a scenario loads itself, with what they need beyond what is already
+# listed, in dependency order, into /etc/LIST.
+extra_modules() {
+    local list=$1 base=${#mod_order[@]} m
+    shift
+    for m in "$@"; do
+        add_module "$m"
+    done
+    : >"$img/etc/$list"
+    for m in "${mod_order[@]:base}"; do
+        copy_module "$m"
+        echo "$m" >>"$img/etc/$list"
+    done
+    log "$list: ${mod_order[*]:base}"
+}
 # The display drivers (DRM KMS with fbdev emulation), loaded only by the display scenario (guest/display.sh):
-# bochs for -vga std, qxl for -vga qxl, virtio-gpu for -device virtio-vga. /etc/ryll-display-modules lists what
-# they need beyond /etc/ryll-modules, in dependency order.
-base_count=${#mod_order[@]}
-for m in bochs qxl virtio_gpu; do
-    add_module "$m"
-done
-: >"$img/etc/ryll-display-modules"
-for m in "${mod_order[@]:base_count}"; do
-    copy_module "$m"
-    echo "$m" >>"$img/etc/ryll-display-modules"
-done
-log "display modules: ${mod_order[*]:base_count}"
-
+# bochs for -vga std, qxl for -vga qxl, virtio-gpu for -device virtio-vga.
+extra_modules ryll-display-modules bochs qxl virtio_gpu
 # USB storage for the usb scenario (guest/usb.sh): the SCSI disk behind usb-redir and its FAT file system.
-usb_base=${#mod_order[@]}
-for m in usb_storage sd_mod vfat nls_cp437 nls_ascii nls_iso8859_1 nls_utf8; do
-    add_module "$m"
-done
-: >"$img/etc/ryll-usb-modules"
-for m in "${mod_order[@]:usb_base}"; do
-    copy_module "$m"
-    echo "$m" >>"$img/etc/ryll-usb-modules"
-done
-log "usb modules: ${mod_order[*]:usb_base}"
+extra_modules ryll-usb-modules usb_storage sd_mod vfat nls_cp437 nls_ascii nls_iso8859_1 nls_utf8
 
 # ---------------------------------------------------------------------------------------
 # Userland.
