@@ -7,7 +7,9 @@ mod support;
 
 use std::time::Duration;
 
+use ryll::channels::compression::ShareCompression;
 use ryll::channels::usbredir::UsbDisk;
+use ryll::channels::webdav::WebdavConfig;
 use ryll::protocol::usbredir::{
     encode, kind, status, Bulk, Control, Deframer, Message, Negotiated, Packet, Sender, MAX_PACKET_LEN, OUR_CAPS,
 };
@@ -125,6 +127,8 @@ async fn start(
     let cfg = SessionConfig {
         addr: server.addr(),
         usb: vec![UsbDisk { path: image.to_path_buf(), read_only: false }],
+        // LZ4 both ways whatever the (absent) net test says, to check the compressed path.
+        webdav: WebdavConfig { compression: ShareCompression::Always, ..WebdavConfig::default() },
         ..SessionConfig::default()
     };
     (server, RunningSession::start(cfg))

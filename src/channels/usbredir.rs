@@ -1,8 +1,8 @@
-//! The usbredir channel (type 9): a SpiceVMC channel whose byte stream is the usbredir protocol, on the shared driver
-//! and VMC transport (LZ4 both ways when the server offers it). ryll is the usb-host: after both hellos it attaches
-//! its virtual disk ([`crate::usb::device::MassStorage`]) with interface_info, ep_info and device_connect, and
-//! answers every transfer the usb-guest (QEMU's `usb-redir`) sends. Image I/O runs on the blocking pool, never on
-//! the channel's read loop thread.
+//! The usbredir channel (type 9): a SpiceVMC channel whose byte stream is the usbredir protocol, on the shared
+//! driver and VMC transport (LZ4 both ways under the WebDAV channel's policy). ryll is the usb-host: after both
+//! hellos it attaches its virtual disk ([`crate::usb::device::MassStorage`]) with interface_info, ep_info and
+//! device_connect, and answers every transfer the usb-guest (QEMU's `usb-redir`) sends. Image I/O runs on the
+//! blocking pool, never on the channel's read loop thread.
 //!
 //! A stream that breaks the protocol ends the channel with the reason (its framing is lost); the session core then
 //! relinks it, and the device is attached afresh.
@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::compression::{CompressionStats, Outbound};
 use super::driver::{drive, ChannelEnd, MessageHandler};
 use super::io::{Outgoing, RawMessage};
-use super::vmc::{decode_incoming, encode_outgoing, VmcIncoming};
+use super::vmc::{decode_incoming, VmcIncoming};
 use crate::log_limit::limited;
 use crate::protocol::base::Notify;
-use crate::protocol::constants::SPICEVMC_CAP_DATA_COMPRESS_LZ4;
 use crate::protocol::usbredir::{
     self, kind, status, version_text, Bulk, Control, Deframer, Message, Negotiated, Packet, Sender, Small, OUR_CAPS,
 };
@@ -43,14 +43,17 @@ pub struct UsbDisk {
 }
 
 /// Runs a linked usbredir channel until it ends, with `disk` attached (none: the channel idles after the hellos).
+/// `lz4` decides, message by message, whether what goes to the guest is compressed (`channels::compression`), and
+/// counts what it saved.
 pub async fn run_usbredir(
     linked: LinkedChannel,
     disk: Option<UsbDisk>,
     shared: Arc<UsbShared>,
     name: String,
+    lz4: (Outbound, Arc<CompressionStats>),
 ) -> ChannelEnd {
-    let LinkedChannel { mut reader, writer, info } = linked;
-    let compress = info.server_channel.has(SPICEVMC_CAP_DATA_COMPRESS_LZ4);
+    let LinkedChannel { mut reader, writer, .. } = linked;
+    let (outbound, compression) = lz4;
     let device = match disk {
         Some(disk) => match open(&disk).await {
             Ok(dev) => {
@@ -73,7 +76,8 @@ pub async fn run_usbredir(
         deframer: Deframer::new(),
         negotiated: None,
         device,
-        compress,
+        outbound,
+        compression,
         configuration: 0,
         shared: shared.clone(),
         name: name.clone(),
@@ -130,7 +134,8 @@ struct UsbHandler {
     /// Set by the usb-guest's hello.
     negotiated: Option<Negotiated>,
     device: Option<Box<MassStorage>>,
-    compress: bool,
+    outbound: Outbound,
+    compression: Arc<CompressionStats>,
     configuration: u8,
     shared: Arc<UsbShared>,
     name: String,
@@ -144,7 +149,7 @@ impl UsbHandler {
         let mut at = 0;
         while at < bytes.len() {
             let end = (at + CHUNK).min(bytes.len());
-            out.push(encode_outgoing(bytes.slice(at..end), self.compress));
+            out.push(self.outbound.encode(bytes.slice(at..end), false, &self.compression));
             at = end;
         }
     }

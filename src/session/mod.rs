@@ -369,7 +369,8 @@ fn channel_kinds(config: &SessionConfig, shared: &SessionShared) -> Vec<Arc<dyn 
         kinds.push(Arc::new(cursor::CursorChannelKind::new(shared.cursor.clone())));
     }
     if !config.usb.is_empty() {
-        kinds.push(Arc::new(usb::UsbKind::new(config.usb.clone(), shared.usb.clone())));
+        let mode = config.webdav.compression;
+        kinds.push(Arc::new(usb::UsbKind::new(config.usb.clone(), shared.usb.clone(), shared.webdav.clone(), mode)));
     }
     kinds
 }

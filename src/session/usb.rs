@@ -7,11 +7,14 @@ use std::sync::{Arc, Mutex};
 
 use super::table::{ChannelContext, ChannelFuture, ChannelKind, LinkedChannel};
 use super::SessionEvent;
+use crate::channels::compression::{offer_lz4, CompressionStats, Outbound, ShareCompression};
 use crate::channels::usbredir::{run_usbredir, UsbDisk, MAX_USBREDIR_MESSAGE};
 use crate::channels::vmc::vmc_caps;
+use crate::channels::webdav::WebdavStats;
 use crate::protocol::caps::Caps;
-use crate::protocol::constants::ChannelType;
+use crate::protocol::constants::{ChannelType, SPICEVMC_CAP_DATA_COMPRESS_LZ4};
 use crate::usb::device::IoStats;
+use std::sync::atomic::Ordering;
 
 /// One usbredir channel's disk, as front ends show it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -69,15 +72,31 @@ impl UsbShared {
     }
 }
 
-/// The usbredir channel type: the n-th channel the server offers (by id) gets the n-th disk.
+/// The usbredir channel type: the n-th channel the server offers (by id) gets the n-th disk. LZ4 follows the
+/// session's compression mode and the same policy as the WebDAV channel's (`channels::compression`): offered when
+/// the net test says the link is slow, and used towards the guest per message while it pays.
 pub(crate) struct UsbKind {
     disks: Vec<UsbDisk>,
     shared: Arc<UsbShared>,
+    /// Where the main channel's net test leaves its link estimate.
+    link: Arc<WebdavStats>,
+    mode: ShareCompression,
+    compression: Arc<CompressionStats>,
 }
 
 impl UsbKind {
-    pub(crate) fn new(disks: Vec<UsbDisk>, shared: Arc<UsbShared>) -> Self {
-        UsbKind { disks, shared }
+    pub(crate) fn new(
+        disks: Vec<UsbDisk>,
+        shared: Arc<UsbShared>,
+        link: Arc<WebdavStats>,
+        mode: ShareCompression,
+    ) -> Self {
+        UsbKind { disks, shared, link, mode, compression: Arc::default() }
+    }
+
+    fn estimate(&self) -> Option<f64> {
+        let e = self.link.compression.link_estimate.load(Ordering::Relaxed);
+        (e > 0).then_some(e as f64)
     }
 }
 
@@ -87,7 +106,9 @@ impl ChannelKind for UsbKind {
     }
 
     fn caps(&self) -> Caps {
-        vmc_caps(true)
+        let offer = offer_lz4(self.mode, self.estimate());
+        self.compression.offered.store(offer, Ordering::Relaxed);
+        vmc_caps(offer)
     }
 
     fn max_message(&self) -> u32 {
@@ -100,7 +121,11 @@ impl ChannelKind for UsbKind {
 
     fn run(&self, linked: LinkedChannel, ctx: ChannelContext) -> ChannelFuture {
         let disk = self.disks.get(usize::from(ctx.id.id)).cloned();
-        Box::pin(run_usbredir(linked, disk, self.shared.clone(), ctx.id.to_string()))
+        let server_can = linked.info.server_channel.has(SPICEVMC_CAP_DATA_COMPRESS_LZ4);
+        let outbound = Outbound::new(self.mode, server_can, self.estimate());
+        self.compression.can_send.store(outbound.enabled(), Ordering::Relaxed);
+        let lz4 = (outbound, self.compression.clone());
+        Box::pin(run_usbredir(linked, disk, self.shared.clone(), ctx.id.to_string(), lz4))
     }
 }
 
