@@ -29,18 +29,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_e2e import REPO, Results, SerialLog, free_port, log, stop_process  # noqa: E402
 
 IMAGE_MIB = 16
+NOISE_MIB = 14
 HELLO = b"hello from the host, through ryll's USB disk\n"
 WRITTEN = b"written by the guest\n"
 
 
 def make_image(path: Path) -> None:
-    """A FAT image of IMAGE_MIB MiB holding HELLO as hello.txt (mkfs.vfat and mcopy, from dosfstools and mtools)."""
+    """A FAT image of IMAGE_MIB MiB holding HELLO as hello.txt and NOISE_MIB MiB of random bytes as noise.bin, so a
+    raw read moves data LZ4 cannot shrink (mkfs.vfat and mcopy, from dosfstools and mtools)."""
     path.unlink(missing_ok=True)
     subprocess.run(["mkfs.vfat", "-C", "-n", "RYLLUSB", str(path), str(IMAGE_MIB * 1024)], check=True,
                    stdout=subprocess.DEVNULL)
-    hello = path.with_name("hello.txt")
+    hello, noise = path.with_name("hello.txt"), path.with_name("noise.bin")
     hello.write_bytes(HELLO)
-    subprocess.run(["mcopy", "-i", str(path), str(hello), "::hello.txt"], check=True)
+    noise.write_bytes(os.urandom(NOISE_MIB * 1024 * 1024))
+    subprocess.run(["mcopy", "-i", str(path), str(hello), str(noise), "::"], check=True)
 
 
 def image_file(path: Path, name: str) -> bytes | None:
@@ -122,7 +125,7 @@ class Ryll:
 
     def __init__(self, args: argparse.Namespace, guest: UsbGuest, image: Path, read_only: bool, name: str) -> None:
         cmd = [str(args.ryll), "--direct", f"127.0.0.1:{guest.port}", "--headless", "--usb-disk", str(image)]
-        cmd += ["--usb-disk-ro"] if read_only else []
+        cmd += (["--usb-disk-ro"] if read_only else []) + args.ryll_arg
         self.log_path = guest.dir / f"ryll-{name}.log"
         log(f"starting {shlex.join(cmd)}")
         env = dict(os.environ, RYLL_LOG=os.environ.get("RYLL_LOG", "ryll=info"))
@@ -189,23 +192,44 @@ def scenario(args: argparse.Namespace, run_dir: Path, results: Results) -> None:
         status = ro.stop()
         results.ok("usb.ro.ryll_exit", status == 0, f"exit status {status}")
         results.ok("usb.ro.image_unchanged", sha(image.read_bytes()) == before, "sha256 of the whole image")
-        if args.bench:
-            bench = Ryll(args, guest, image, True, "bench")
-            guest.ask("wait-disk", "USB DISK", 180)
-            results.add("usb.bench.ryll_read", "INFO", str(guest.ask(f"dd-read {IMAGE_MIB}", "USB DDREAD", 300)))
-            bench.stop()
     finally:
         guest.stop()
     if args.bench:
-        native = UsbGuest(args, run_dir, "native", [
-            "-drive", f"if=none,id=stick,format=raw,readonly=on,file={image}",
-            "-device", "usb-storage,drive=stick,bus=xhci.0"])
-        try:
-            if native.line("USB WAITING", args.boot_timeout):
-                native.ask("wait-disk", "USB DISK", 180)
-                results.add("usb.bench.qemu_read", "INFO", str(native.ask(f"dd-read {IMAGE_MIB}", "USB DDREAD", 300)))
-        finally:
-            native.stop()
+        bench(args, run_dir, image, results)
+
+
+def bench(args: argparse.Namespace, run_dir: Path, image: Path, results: Results) -> None:
+    """One boot with both disks on the same read-only image: ryll's through usb-redir and QEMU's own usb-storage.
+    `--bench-runs` alternating reads of each (ABBA), page cache dropped before each; the medians and their ratio."""
+    usb = ["-chardev", "spicevmc,name=usbredir,id=usbredir1", "-device", "usb-redir,chardev=usbredir1,bus=xhci.0",
+           "-drive", f"if=none,id=stick,format=raw,readonly=on,file={image}",
+           "-device", "usb-storage,drive=stick,bus=xhci.0"]
+    guest = UsbGuest(args, run_dir, "bench", usb)
+    try:
+        if not results.ok("usb.bench.boot", guest.line("USB WAITING", args.boot_timeout) == "USB WAITING", ""):
+            return
+        ryll = Ryll(args, guest, image, True, "bench")
+        seen = [disk_line(guest.ask(f"wait-disk {v}", "USB DISK", 180)) for v in ("ryll", "QEMU")]
+        if not results.ok("usb.bench.both_disks", all(seen), str(seen)):
+            ryll.stop()
+            return
+        times: dict[str, list[int]] = {"ryll": [], "QEMU": []}
+        for i in range(args.bench_runs):
+            for vendor in (("ryll", "QEMU") if i % 2 == 0 else ("QEMU", "ryll")):
+                got = guest.ask(f"dd-read {IMAGE_MIB} {vendor}", "USB DDREAD", 300) or ""
+                fields = dict(w.split("=", 1) for w in got.split()[2:] if "=" in w)
+                if fields.get("bytes") == str(IMAGE_MIB * 1024 * 1024):
+                    times[vendor].append(int(fields["ms"]))
+        ryll.stop()
+        med = {v: sorted(t)[len(t) // 2] for v, t in times.items() if t}
+        if not results.ok("usb.bench.reads", len(med) == 2, str(times)):
+            return
+        ratio = med["QEMU"] / med["ryll"]
+        results.add("usb.bench.read", "INFO",
+                    f"{IMAGE_MIB} MiB: ryll {med['ryll']} ms, QEMU usb-storage {med['QEMU']} ms (medians of "
+                    f"{args.bench_runs}: {times}); ryll's throughput {ratio:.2f}x QEMU's")
+    finally:
+        guest.stop()
 
 
 def main(argv: list[str]) -> int:
@@ -216,6 +240,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--boot-timeout", type=float, default=180.0)
     ap.add_argument("--guest-timeout", type=int, default=900)
     ap.add_argument("--bench", action="store_true", help="also time a sequential read against QEMU's usb-storage")
+    ap.add_argument("--bench-runs", type=int, default=5, help="reads of each disk in the benchmark")
+    ap.add_argument("--ryll-arg", action="append", default=[], help="extra argument for ryll (repeatable), e.g. "
+                    "--ryll-arg=--capture=DIR")
     ap.add_argument("--keep", action="store_true", help="keep the run directory")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)

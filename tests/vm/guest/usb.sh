@@ -3,14 +3,16 @@
 # USB scenario (ryll.mode=usb, tests/vm/run_usb.py): the guest has qemu-xhci and a usb-redir device whose usbredir
 # channel ryll serves with its virtual disk. The USB storage modules are loaded, then the guest says USB WAITING and
 # takes commands on the virtio port "ryll.ctl" (one a line), answering each with a USB line on the console:
-#   wait-disk        wait (at most 180 s) for a SCSI disk: USB DISK NAME blocks=N ro=0|1
+#   wait-disk [VENDOR]  wait (at most 180 s) for a SCSI disk (whose vendor starts with VENDOR): USB DISK NAME
+#                    blocks=N ro=0|1
 #   sha SKIP COUNT   sha256 of COUNT 512-byte blocks from block SKIP: USB SHA HEX
 #   mount            mount the disk's FAT file system at /mnt/usb (read-only if the disk is): USB MOUNTED
 #   cat NAME         sha256 of /mnt/usb/NAME: USB CAT HEX
 #   write NAME       write "written by the guest" to /mnt/usb/NAME and sync: USB WROTE status=N
 #   umount           unmount: USB UMOUNTED status=N
 #   raw-write        write one block of the raw disk (block 2047) and fsync: USB RAWWRITE status=N
-#   dd-read MIB      read MIB MiB of the raw disk, page cache dropped first: USB DDREAD bytes=N ms=N
+#   dd-read MIB [VENDOR]  read MIB MiB of the raw disk (that vendor's), page cache dropped first: USB DDREAD
+#                    bytes=N ms=N
 #   wait-gone        wait (at most 60 s) until the disk is gone: USB GONE | USB ERROR
 #   quit             power off
 
@@ -23,10 +25,14 @@ while read -r m; do
 done </etc/ryll-usb-modules
 
 disk=""
+# find_disk [VENDOR]: the last SCSI disk (whose INQUIRY vendor starts with VENDOR) into $disk.
 find_disk() {
     disk=""
     for b in /sys/block/sd*; do
-        [ -e "$b" ] && disk=${b##*/}
+        [ -e "$b" ] || continue
+        case $(cat "$b/device/vendor" 2>/dev/null) in
+            "${1:-}"*) disk=${b##*/} ;;
+        esac
     done
 }
 
@@ -34,9 +40,11 @@ mounted() {
     grep -q ' /mnt/usb ' /proc/mounts
 }
 
+# Milliseconds since boot (/proc/uptime has two decimals; the 1 prefix keeps "08" from reading as octal).
 now_ms() {
     read -r up _ </proc/uptime
-    echo $(( ${up%.*} * 1000 + $(echo "${up#*.}" | cut -c1-2) * 10 ))
+    frac=$(echo "${up#*.}" | cut -c1-2)
+    echo $((${up%.*} * 1000 + (1$frac - 100) * 10))
 }
 
 ctl=""
@@ -55,11 +63,11 @@ while [ $quit = 0 ]; do
         case $cmd in
             wait-disk)
                 i=0
-                find_disk
+                find_disk "$a1"
                 while { [ -z "$disk" ] || [ ! -b "/dev/$disk" ]; } && [ $i -lt 1800 ]; do
                     sleep 0.1
                     i=$((i + 1))
-                    find_disk
+                    find_disk "$a1"
                     [ -n "$disk" ] && [ ! -b "/dev/$disk" ] && mknod "/dev/$disk" b \
                         "$(cut -d: -f1 "/sys/block/$disk/dev")" "$(cut -d: -f2 "/sys/block/$disk/dev")" 2>/dev/null
                 done
@@ -108,6 +116,7 @@ while [ $quit = 0 ]; do
                 say "USB RAWWRITE status=$?"
                 ;;
             dd-read)
+                [ -n "$a2" ] && find_disk "$a2"
                 sync
                 echo 3 >/proc/sys/vm/drop_caches
                 t0=$(now_ms)
