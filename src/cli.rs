@@ -111,6 +111,11 @@ pub struct Cli {
     #[arg(long, requires = "usb_disks")]
     pub usb_disk_ro: bool,
 
+    /// Headless: read commands from standard input, one per line, and answer each on standard output
+    /// (usb-attach CHANNEL PATH [ro], usb-detach CHANNEL, usb-status, quit; see docs/usage.md).
+    #[arg(long)]
+    pub commands: bool,
+
     /// Hide GLOB from the guest as a credential store: never listed, read, written, moved or locked (repeatable;
     /// adds to the defaults in docs/security.md; a GLOB without a leading / matches at any depth).
     #[arg(long, value_name = "GLOB")]
@@ -506,15 +511,7 @@ impl Cli {
     fn usb_disks(&self) -> Result<Vec<UsbDisk>, ConfigError> {
         let mut out = Vec::with_capacity(self.usb_disks.len());
         for path in &self.usb_disks {
-            let meta = std::fs::metadata(path).map_err(|e| ConfigError::UsbDisk(format!("{}: {e}", path.display())))?;
-            if !meta.is_file() || meta.len() < 512 {
-                let why = format!("{}: not a disk image (a regular file of at least 512 bytes)", path.display());
-                return Err(ConfigError::UsbDisk(why));
-            }
-            out.push(UsbDisk {
-                path: std::path::absolute(path).unwrap_or_else(|_| path.clone()),
-                read_only: self.usb_disk_ro,
-            });
+            out.push(UsbDisk::check(path, self.usb_disk_ro).map_err(ConfigError::UsbDisk)?);
         }
         Ok(out)
     }
@@ -550,9 +547,10 @@ impl Cli {
         Some(RememberConfig { store: crate::remember::store::Store::new(file), mode })
     }
 
-    /// Whether to run without a window (`--headless`, `--screenshot`, or an input script).
+    /// Whether to run without a window (`--headless`, `--commands`, `--screenshot`, or an input script).
     pub fn runs_headless(&self) -> bool {
         self.headless
+            || self.commands
             || self.screenshot.is_some()
             || !self.type_text.is_empty()
             || !self.send_keys.is_empty()
@@ -564,6 +562,7 @@ impl Cli {
         HeadlessOptions {
             input: self.input_actions().unwrap_or_default(),
             input_delay: Duration::from_millis(self.input_delay_ms),
+            commands: self.commands,
             screenshot: self.screenshot.clone().map(|path| Screenshot {
                 path,
                 timeout: Duration::from_secs(self.screenshot_timeout),

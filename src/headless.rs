@@ -3,8 +3,10 @@
 //! with an input script (`--type`, `--send-keys`, `--click`), once it is sent (see [`crate::scripted_input`]).
 //! SIGUSR1 stops sharing, and the next SIGUSR1 shares the `--share-dir` folder (or the `--share` shares, or the
 //! remembered folder) again (to stop and start a share in a running session, as the window's Folders panel does).
+//! With `--commands`, commands on standard input attach and detach USB disks (see [`crate::headless_commands`]).
 
 use crate::event_log::{log_end, log_event};
+use crate::headless_commands::{parse, run as run_command, Command};
 use crate::input::script::InputAction;
 use crate::screenshot::{ScreenWait, WaitOutcome};
 use crate::scripted_input::run_script;
@@ -13,6 +15,7 @@ use crate::webdav::server::ShareConfig;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// What the headless front end does besides running the session.
@@ -24,6 +27,8 @@ pub struct HeadlessOptions {
     pub input: Vec<InputAction>,
     /// The pause between scripted input events.
     pub input_delay: Duration,
+    /// `--commands`: read commands from standard input (see [`crate::headless_commands`]).
+    pub commands: bool,
 }
 
 /// `--screenshot`: where to write, how long to wait, and how long the screen must stay still.
@@ -76,8 +81,31 @@ pub async fn run(config: SessionConfig, options: HeadlessOptions) -> ExitCode {
     let mut script_done = !scripted;
     let script = run_script(handle.shared.clone(), options.input, options.input_delay);
     tokio::pin!(script);
+    let mut stdin = options.commands.then(|| BufReader::new(tokio::io::stdin()).lines());
     loop {
         tokio::select! {
+            line = async { stdin.as_mut().map(|l| l.next_line()).expect("guarded").await }, if stdin.is_some() => {
+                let command = match line {
+                    Ok(Some(line)) => parse(&line),
+                    Ok(None) => {
+                        tracing::debug!("--commands: standard input closed");
+                        stdin = None;
+                        continue;
+                    }
+                    Err(e) => Err(format!("reading standard input: {e}")),
+                };
+                match command {
+                    Ok(None) => {}
+                    Ok(Some(c)) => {
+                        println!("{}", run_command(&c, &handle.shared.usb));
+                        if c == Command::Quit && !stopping {
+                            stopping = true;
+                            handle.disconnect().await;
+                        }
+                    }
+                    Err(e) => println!("error: {e}"),
+                }
+            }
             ev = handle.events.recv() => {
                 let Some(ev) = ev else { return ExitCode::FAILURE };
                 match &ev {

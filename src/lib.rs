@@ -26,6 +26,7 @@ pub mod codecs;
 pub mod connect;
 pub mod event_log;
 pub mod headless;
+pub mod headless_commands;
 pub mod input;
 pub mod log_limit;
 pub mod mem;

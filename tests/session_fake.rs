@@ -16,7 +16,7 @@ use support::server::NET_TEST_PADDING;
 use support::{within, FakeServer, FakeServerConfig, LinkResult, RunningSession, INPUTS, WEBDAV};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const USBREDIR: ChannelId = ChannelId { channel_type: ChannelType::Usbredir, id: 0 };
+const SMARTCARD: ChannelId = ChannelId { channel_type: ChannelType::Smartcard, id: 0 };
 const PORT: ChannelId = ChannelId { channel_type: ChannelType::Port, id: 0 };
 
 async fn connect(server_cfg: FakeServerConfig, password: &str) -> (FakeServer, RunningSession) {
@@ -248,7 +248,7 @@ async fn a_hot_plugged_channel_is_offered_and_unhandled_channels_are_never_linke
     session.wait_for("inputs not handled", |e| *e == SessionEvent::ChannelNotHandled(INPUTS)).await;
     session.wait_for("the WebDAV channel to link", |e| *e == SessionEvent::ChannelLinked(WEBDAV)).await;
     let main = server.wait_attached().await;
-    for ch in [USBREDIR, PORT] {
+    for ch in [SMARTCARD, PORT] {
         main.hotplug(ch);
         session.wait_for("the hot-plugged channel", |e| *e == SessionEvent::ChannelOffered(ch)).await;
         session.wait_for("it to be not handled", |e| *e == SessionEvent::ChannelNotHandled(ch)).await;

@@ -210,3 +210,72 @@ async fn a_server_without_a_usbredir_channel_is_named() {
     server.assert_no_problems();
     let _ = session.disconnect().await;
 }
+
+/// Polls the channel's view until `ok` holds.
+async fn view_until(
+    session: &RunningSession,
+    what: &str,
+    ok: impl Fn(&ryll::session::usb::UsbView) -> bool,
+) -> ryll::session::usb::UsbView {
+    support::within(what, async {
+        loop {
+            if let Some(v) = session.shared.usb.view(USBREDIR.id).filter(|v| ok(v)) {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disks_are_detached_and_attached_while_the_channel_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = dir.path().join("first.img");
+    let second = dir.path().join("second.img");
+    std::fs::write(&first, vec![0u8; 64 * 512]).expect("image");
+    std::fs::write(&second, vec![0x77u8; 128 * 512]).expect("image");
+    let (server, mut session) = start(&first, &[WEBDAV, USBREDIR]).await;
+    session.wait_for("the usbredir channel", |e| *e == SessionEvent::ChannelLinked(USBREDIR)).await;
+    let mut g = Guest { server, deframer: Deframer::new(), taken: 0, n: Negotiated::default(), next_id: 0 };
+    g.hellos().await;
+    g.attach_sequence().await;
+    let usb = session.shared.usb.clone();
+    let v = view_until(&session, "the first disk", |v| v.image.is_some()).await;
+    assert_eq!((v.linked, v.blocks, v.image.as_deref()), (true, 64, Some(first.as_path())));
+
+    // A second attach while a disk is attached is refused, with the reason in the view.
+    usb.attach(USBREDIR.id, UsbDisk { path: second.clone(), read_only: true }).expect("asked");
+    let v = view_until(&session, "the refusal", |v| v.error.is_some()).await;
+    assert!(v.error.as_deref().is_some_and(|e| e.contains("detach it first")), "{v:?}");
+    usb.dismiss(USBREDIR.id);
+
+    // A write, then detach: the guest is told, and the write is in the image once the view says detached.
+    let block: Vec<u8> = vec![0xa5; 512];
+    assert_eq!(g.command(&rw10(0x2a, 3, 1), 512, &block).await.1, 0);
+    usb.detach(USBREDIR.id).expect("asked");
+    assert_eq!(g.expect("device_disconnect").await.message, Message::DeviceDisconnect);
+    let v = view_until(&session, "detached", |v| v.image.is_none()).await;
+    assert_eq!((v.linked, v.error.as_deref()), (true, None));
+    assert_eq!(&std::fs::read(&first).expect("read")[3 * 512..4 * 512], &block[..]);
+    // A transfer still in flight at the guest is answered, with a stall.
+    assert_eq!(g.bulk(0x81, 13, Vec::new()).await.0, status::STALL);
+
+    // Attach the second image read-only: device_connect waits for the ack of the disconnect.
+    usb.attach(USBREDIR.id, UsbDisk { path: second.clone(), read_only: true }).expect("asked");
+    view_until(&session, "the second disk", |v| v.image.as_deref() == Some(second.as_path())).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let early = g.server.state().usb_from_client.len();
+    assert_eq!(early, g.taken, "nothing goes before the guest acks the disconnect");
+    g.send(Message::DeviceDisconnectAck);
+    g.attach_sequence().await;
+    let (data, st) = g.command(&rw10(0x28, 127, 1), 512, &[]).await;
+    assert_eq!((st, data), (0, vec![0x77; 512]));
+    // MODE SENSE(6) reports write-protect; a WRITE fails.
+    let (mode, st) = g.command(&[0x1a, 0, 0x3f, 0, 192, 0], 192, &[]).await;
+    assert_eq!((st, mode[2] & 0x80), (0, 0x80));
+    assert_eq!(g.command(&rw10(0x2a, 0, 1), 512, &block).await.1, 1, "a write to a read-only disk fails");
+    assert!(usb.detach(USBREDIR.id + 1).is_err(), "a channel that is not linked is named");
+    g.server.assert_no_problems();
+    let _ = session.disconnect().await;
+}

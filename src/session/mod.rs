@@ -368,10 +368,8 @@ fn channel_kinds(config: &SessionConfig, shared: &SessionShared) -> Vec<Arc<dyn 
         kinds.push(Arc::new(inputs::InputsKind::new(shared.inputs.clone())));
         kinds.push(Arc::new(cursor::CursorChannelKind::new(shared.cursor.clone())));
     }
-    if !config.usb.is_empty() {
-        let mode = config.webdav.compression;
-        kinds.push(Arc::new(usb::UsbKind::new(config.usb.clone(), shared.usb.clone(), shared.webdav.clone(), mode)));
-    }
+    let mode = config.webdav.compression;
+    kinds.push(Arc::new(usb::UsbKind::new(config.usb.clone(), shared.usb.clone(), shared.webdav.clone(), mode)));
     kinds
 }
 

@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_e2e import REPO, Results, SerialLog, free_port, log, stop_process  # noqa: E402
 
 IMAGE_MIB = 16
+# QEMU's usbredir channel and its usb-redir device on the guest's xHCI controller.
+USB_REDIR = ["-chardev", "spicevmc,name=usbredir,id=usbredir1", "-device", "usb-redir,chardev=usbredir1,bus=xhci.0"]
 NOISE_MIB = 14
 HELLO = b"hello from the host, through ryll's USB disk\n"
 WRITTEN = b"written by the guest\n"
@@ -140,6 +142,80 @@ class Ryll:
         return text in self.log_path.read_text(errors="replace")
 
 
+class RyllCommands:
+    """One ryll process with no disk on the command line, driven through --commands on its standard input."""
+
+    def __init__(self, args: argparse.Namespace, guest: UsbGuest) -> None:
+        cmd = [str(args.ryll), "--direct", f"127.0.0.1:{guest.port}", "--commands"] + args.ryll_arg
+        self.log_path = guest.dir / "ryll-commands.log"
+        log(f"starting {shlex.join(cmd)}")
+        env = dict(os.environ, RYLL_LOG=os.environ.get("RYLL_LOG", "ryll=info"))
+        with open(self.log_path, "wb") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env,
+                                         start_new_session=True, cwd=REPO, text=True, bufsize=1)
+
+    def ask(self, command: str) -> str:
+        """Sends one command; its one-line answer."""
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        log(f"ryll {command!r}: {answer!r}")
+        return answer
+
+    def until(self, command: str, want: str, timeout: float) -> str:
+        """Asks `command` until its answer holds `want` or `timeout` seconds pass; the last answer."""
+        end = time.monotonic() + timeout
+        answer = self.ask(command)
+        while want not in answer and time.monotonic() < end:
+            time.sleep(0.2)
+            answer = self.ask(command)
+        return answer
+
+    def quit(self) -> int | None:
+        try:
+            self.ask("quit")
+            return self.proc.wait(20)
+        except (OSError, subprocess.TimeoutExpired, AssertionError):
+            return stop_process(self.proc, signal.SIGINT, 20.0)
+
+
+def runtime(args: argparse.Namespace, guest: UsbGuest, image: Path, results: Results) -> None:
+    """Attach, detach and attach again in one ryll process, with the guest running throughout."""
+    ryll = RyllCommands(args, guest)
+    try:
+        linked = ryll.until("usb-status", "usb 0 linked", 60)
+        results.ok("usb.runtime.linked_without_disk", "usb 0 linked no-disk" in linked, linked)
+        got = ryll.ask(f"usb-attach 0 {image}")
+        results.ok("usb.runtime.attach_asked", got.startswith("ok attaching"), got)
+        disk = disk_line(guest.ask("wait-disk", "USB DISK", 120))
+        results.ok("usb.runtime.attached", disk.get("ro") == "0", str(disk))
+        results.ok("usb.runtime.mount", (guest.ask("mount", "USB MOUNTED") or "").startswith("USB MOUNTED rw"), "")
+        results.ok("usb.runtime.write", guest.ask("write runtime.txt", "USB WROTE") == "USB WROTE status=0", "")
+        guest.ask("umount", "USB UMOUNTED")
+        got = ryll.ask("usb-detach 0")
+        results.ok("usb.runtime.detach_asked", got == "ok detaching channel 0", got)
+        results.ok("usb.runtime.gone", guest.ask("wait-gone", "USB GONE", 60) == "USB GONE", "")
+        status = ryll.until("usb-status", "no-disk", 20)
+        in_image = image_file(image, "runtime.txt")
+        results.ok("usb.runtime.flushed_at_detach", "no-disk" in status and in_image == WRITTEN,
+                   f"ryll still running; runtime.txt: {in_image!r}; {status}")
+        got = ryll.ask(f"usb-attach 0 {image} ro")
+        disk = disk_line(guest.ask("wait-disk", "USB DISK", 120))
+        results.ok("usb.runtime.reattached_ro", got.startswith("ok") and disk.get("ro") == "1", f"{got}; {disk}")
+        results.ok("usb.runtime.ro_mount", (guest.ask("mount", "USB MOUNTED") or "").startswith("USB MOUNTED ro"),
+                   "")
+        got = guest.ask("cat runtime.txt", "USB CAT")
+        results.ok("usb.runtime.ro_read", got == f"USB CAT {sha(WRITTEN)}", str(got))
+        guest.ask("umount", "USB UMOUNTED")
+        got = ryll.ask("usb-attach 0 /nonexistent.img")
+        results.ok("usb.runtime.bad_path_named", got.startswith("error: /nonexistent.img"), got)
+    finally:
+        status = ryll.quit()
+    results.ok("usb.runtime.quit", status == 0, f"exit status {status}")
+    results.ok("usb.runtime.gone_at_quit", guest.ask("wait-gone", "USB GONE", 60) == "USB GONE", "")
+
+
 def disk_line(line: str | None) -> dict[str, str]:
     """USB DISK sda blocks=N ro=R as a dict."""
     if not line or not line.startswith("USB DISK"):
@@ -150,8 +226,7 @@ def disk_line(line: str | None) -> dict[str, str]:
 def scenario(args: argparse.Namespace, run_dir: Path, results: Results) -> None:
     image = run_dir / "stick.img"
     make_image(image)
-    usb = ["-chardev", "spicevmc,name=usbredir,id=usbredir1", "-device", "usb-redir,chardev=usbredir1,bus=xhci.0"]
-    guest = UsbGuest(args, run_dir, "redir", usb)
+    guest = UsbGuest(args, run_dir, "redir", USB_REDIR)
     try:
         ready = guest.line("USB WAITING", args.boot_timeout)
         if not results.ok("usb.boot", ready == "USB WAITING", str(ready)):
@@ -192,6 +267,9 @@ def scenario(args: argparse.Namespace, run_dir: Path, results: Results) -> None:
         status = ro.stop()
         results.ok("usb.ro.ryll_exit", status == 0, f"exit status {status}")
         results.ok("usb.ro.image_unchanged", sha(image.read_bytes()) == before, "sha256 of the whole image")
+        if not guest.ask("wait-gone", "USB GONE", 60):
+            return
+        runtime(args, guest, image, results)
     finally:
         guest.stop()
     if args.bench:
@@ -201,9 +279,8 @@ def scenario(args: argparse.Namespace, run_dir: Path, results: Results) -> None:
 def bench(args: argparse.Namespace, run_dir: Path, image: Path, results: Results) -> None:
     """One boot with both disks on the same read-only image: ryll's through usb-redir and QEMU's own usb-storage.
     `--bench-runs` alternating reads of each (ABBA), page cache dropped before each; the medians and their ratio."""
-    usb = ["-chardev", "spicevmc,name=usbredir,id=usbredir1", "-device", "usb-redir,chardev=usbredir1,bus=xhci.0",
-           "-drive", f"if=none,id=stick,format=raw,readonly=on,file={image}",
-           "-device", "usb-storage,drive=stick,bus=xhci.0"]
+    usb = USB_REDIR + ["-drive", f"if=none,id=stick,format=raw,readonly=on,file={image}",
+                       "-device", "usb-storage,drive=stick,bus=xhci.0"]
     guest = UsbGuest(args, run_dir, "bench", usb)
     try:
         if not results.ok("usb.bench.boot", guest.line("USB WAITING", args.boot_timeout) == "USB WAITING", ""):
@@ -232,7 +309,8 @@ def bench(args: argparse.Namespace, run_dir: Path, image: Path, results: Results
         guest.stop()
 
 
-def main(argv: list[str]) -> int:
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The harness's options, with the guest kernel and initramfs found in --vm-dir."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ryll", type=Path, required=True)
     ap.add_argument("--vm-dir", type=Path, default=Path(os.environ.get("RYLL_VM_DIR", REPO / "target" / "testvm")))
@@ -251,6 +329,11 @@ def main(argv: list[str]) -> int:
     args.initrd = args.vm_dir / "initramfs.cpio"
     if args.kernel is None or not args.initrd.is_file():
         raise SystemExit(f"no guest kernel or initramfs in {args.vm_dir}: run make testvm")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
     run_dir = Path(tempfile.mkdtemp(prefix="usb-", dir=args.vm_dir))
     results = Results()
     start = time.monotonic()

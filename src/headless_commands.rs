@@ -1,0 +1,156 @@
+//! `--commands`: the headless front end reads commands from standard input, one per line, and answers each with
+//! one line on standard output (`ok ...` or `error: ...`). For scripts that drive a running session, as the
+//! window's panels do:
+//!
+//! ```text
+//! usb-attach CHANNEL PATH [ro]   attach the raw image PATH to usbredir channel CHANNEL (read-only with ro)
+//! usb-detach CHANNEL             detach that channel's disk (flushed and closed)
+//! usb-status                     one line per usbredir channel
+//! quit                           disconnect and exit
+//! ```
+//!
+//! A path may not hold spaces. Parsing ([`parse`]) is pure; [`run`] carries a command out on the session.
+
+use crate::channels::usbredir::UsbDisk;
+use crate::session::usb::{UsbShared, UsbView};
+use std::path::PathBuf;
+
+/// The longest command line read; longer lines are refused.
+pub const MAX_LINE: usize = 4096;
+
+/// One command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `usb-attach CHANNEL PATH [ro]`.
+    UsbAttach(u8, UsbDisk),
+    /// `usb-detach CHANNEL`.
+    UsbDetach(u8),
+    /// `usb-status`.
+    UsbStatus,
+    /// `quit`.
+    Quit,
+}
+
+/// Parses one line; `Ok(None)` for a blank line or a `#` comment.
+pub fn parse(line: &str) -> Result<Option<Command>, String> {
+    if line.len() > MAX_LINE {
+        return Err(format!("a command line of over {MAX_LINE} bytes"));
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let channel = |w: Option<&&str>| -> Result<u8, String> {
+        let w = w.ok_or("a usbredir channel id is missing")?;
+        w.parse().map_err(|_| format!("{w:?} is not a usbredir channel id (0-255)"))
+    };
+    let command = match words.as_slice() {
+        [] => return Ok(None),
+        [w, ..] if w.starts_with('#') => return Ok(None),
+        ["usb-attach", rest @ ..] => {
+            let (path, read_only) = match rest {
+                [_, path] => (path, false),
+                [_, path, "ro"] => (path, true),
+                [_, _, other] => return Err(format!("usb-attach: {other:?} is not ro")),
+                _ => return Err("usage: usb-attach CHANNEL PATH [ro]".into()),
+            };
+            Command::UsbAttach(channel(rest.first())?, UsbDisk { path: PathBuf::from(path), read_only })
+        }
+        ["usb-detach", id] => Command::UsbDetach(channel(Some(id))?),
+        ["usb-detach", ..] => return Err("usage: usb-detach CHANNEL".into()),
+        ["usb-status"] => Command::UsbStatus,
+        ["quit"] => Command::Quit,
+        [w, ..] => return Err(format!("unknown command {w:?} (usb-attach, usb-detach, usb-status, quit)")),
+    };
+    Ok(Some(command))
+}
+
+/// Carries out a USB command; the answer line. `Quit` is the caller's.
+pub fn run(command: &Command, usb: &UsbShared) -> String {
+    let asked = |r: Result<(), String>, what: String| match r {
+        Ok(()) => format!("ok {what}"),
+        Err(e) => format!("error: {e}"),
+    };
+    match command {
+        Command::UsbAttach(id, disk) => match UsbDisk::check(&disk.path, disk.read_only) {
+            Ok(disk) => {
+                let what = format!("attaching {} to channel {id}", disk.path.display());
+                asked(usb.attach(*id, disk), what)
+            }
+            Err(e) => format!("error: {e}"),
+        },
+        Command::UsbDetach(id) => asked(usb.detach(*id), format!("detaching channel {id}")),
+        Command::UsbStatus => {
+            let views = usb.views();
+            if views.is_empty() {
+                return "ok no usbredir channel".into();
+            }
+            let lines: Vec<String> = views.iter().map(|(id, v)| status_line(*id, v)).collect();
+            format!("ok {}", lines.join("; "))
+        }
+        Command::Quit => "ok quitting".into(),
+    }
+}
+
+/// One channel's state in one line: `usb 0 linked image=PATH ro=0 blocks=N read=B written=B commands=N
+/// failed=N`, or `usb 0 linked no-disk`, and `error=...` when something went wrong.
+pub fn status_line(id: u8, v: &UsbView) -> String {
+    let mut s = format!("usb {id} {}", if v.linked { "linked" } else { "unlinked" });
+    match &v.image {
+        Some(p) => {
+            s += &format!(
+                " image={} ro={} blocks={} read={} written={} commands={} failed={}",
+                p.display(),
+                u8::from(v.read_only),
+                v.blocks,
+                v.stats.read,
+                v.stats.written,
+                v.stats.commands,
+                v.stats.failed
+            )
+        }
+        None => s += " no-disk",
+    }
+    if let Some(e) = &v.error {
+        s += &format!(" error={e}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_and_bad_ones_are_named() {
+        let disk = |p: &str, ro| UsbDisk { path: PathBuf::from(p), read_only: ro };
+        assert_eq!(parse("usb-attach 0 /tmp/a.img"), Ok(Some(Command::UsbAttach(0, disk("/tmp/a.img", false)))));
+        assert_eq!(parse("  usb-attach 2 b.img ro "), Ok(Some(Command::UsbAttach(2, disk("b.img", true)))));
+        assert_eq!(parse("usb-detach 1"), Ok(Some(Command::UsbDetach(1))));
+        assert_eq!(parse("usb-status"), Ok(Some(Command::UsbStatus)));
+        assert_eq!(parse("quit"), Ok(Some(Command::Quit)));
+        assert_eq!(parse(""), Ok(None));
+        assert_eq!(parse("# a comment"), Ok(None));
+        for (line, want) in [
+            ("usb-attach 300 a.img", "not a usbredir channel id"),
+            ("usb-attach x a.img", "not a usbredir channel id"),
+            ("usb-attach 0", "usage"),
+            ("usb-attach 0 a.img rw", "is not ro"),
+            ("usb-detach", "usage"),
+            ("format c:", "unknown command"),
+        ] {
+            let err = parse(line).unwrap_err();
+            assert!(err.contains(want), "{line}: {err}");
+        }
+        assert!(parse(&"x".repeat(MAX_LINE + 1)).unwrap_err().contains("over"));
+    }
+
+    #[test]
+    fn commands_on_a_session_without_the_channel_say_why() {
+        let usb = UsbShared::default();
+        let r = run(&Command::UsbDetach(0), &usb);
+        assert!(r.starts_with("error:") && r.contains("not linked"), "{r}");
+        let r = run(&Command::UsbAttach(0, UsbDisk { path: "/nonexistent.img".into(), read_only: false }), &usb);
+        assert!(r.starts_with("error: /nonexistent.img"), "{r}");
+        assert_eq!(run(&Command::UsbStatus, &usb), "ok no usbredir channel");
+        let v = UsbView { linked: true, error: Some("boom".into()), ..UsbView::default() };
+        assert_eq!(status_line(3, &v), "usb 3 linked no-disk error=boom");
+    }
+}
