@@ -6,8 +6,8 @@ FUZZ_TARGETS := link_reply message_header vmc_port mux_demux share_paths share_p
 	windows_names usbredir usb_storage bitmap lz lz4 glz zlib_glz jpeg quic display_messages canvas_messages \
 	cursor_messages
 
-.PHONY: help deps build test test-window lint fmt fuzz-build fuzz-smoke fuzz screenshot bench bench-quick bench-wan \
-	bench-wan-quick
+.PHONY: help deps build test test-window lint fmt fuzz-build fuzz-smoke fuzz screenshot screenshot-usb bench \
+	bench-quick bench-wan bench-wan-quick
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,11 @@ SCREENSHOT ?= docs/images/ryll-folders.png
 screenshot: deps testvm ## the window sharing a folder with the test VM, under Xvfb, as PNG $(SCREENSHOT)
 	$(CARGO) build --release --bin ryll
 	python3 tests/gui/screenshot.py --ryll target/release/ryll --vm-dir $(RYLL_VM_DIR) --out $(SCREENSHOT)
+
+SCREENSHOT_USB ?= docs/images/ryll-usb.png
+screenshot-usb: deps testvm ## the window's USB panel with a disk the test VM has mounted, as PNG $(SCREENSHOT_USB)
+	$(CARGO) build --release --bin ryll
+	python3 tests/gui/screenshot.py --usb --ryll target/release/ryll --vm-dir $(RYLL_VM_DIR) --out $(SCREENSHOT_USB)
 
 fuzz-build: ## build the cargo-fuzz targets (plain build; no nightly needed)
 	$(CARGO) build --manifest-path fuzz/Cargo.toml --bins

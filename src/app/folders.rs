@@ -217,24 +217,9 @@ impl FoldersPanel {
     fn errors(&self, ui: &mut Ui, state: &mut SessionState) {
         let mut dismissed = None;
         for error in &state.errors {
-            ui.add_space(4.0);
-            let red = Tone::Bad.color(ui);
-            egui::Frame::new()
-                .stroke(egui::Stroke::new(1.0, red))
-                .corner_radius(4.0)
-                .inner_margin(egui::Margin::same(6))
-                .show(ui, |ui| {
-                    ui.set_width(ui.available_width());
-                    ui.add(Label::new(RichText::new(&error.text).color(red)).wrap());
-                    ui.push_id(error.id, |ui| {
-                        ui.horizontal(|ui| {
-                            if ui.small_button("Dismiss").clicked() {
-                                dismissed = Some(error.id);
-                            }
-                            super::report::button(ui, &error.text);
-                        });
-                    });
-                });
+            if style::error_box(ui, error.id, &error.text) {
+                dismissed = Some(error.id);
+            }
         }
         if let Some(id) = dismissed {
             state.dismiss_error(id);

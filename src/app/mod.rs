@@ -12,8 +12,9 @@
 //! - [`session_view`]: the session details (the central area until the guest's first surface, then a window).
 //! - [`status_bar`]: panel toggles, connection state, byte counters.
 //! - [`folders`]: the Shared Folders side panel.
+//! - [`usb`]: the USB Devices side panel (disk images on the usbredir channels).
 //! - [`traffic`]: the Traffic side panel (bytes and messages per channel).
-//! - [`picker`]: the native folder picker, off the UI thread.
+//! - [`picker`]: the native folder and file pickers, off the UI thread.
 //! - [`report`]: the "Report this as a bug" button and where the bundle went.
 //! - [`remembered`]: the model of the remembered shares (the "Remember for this VM" box, notices).
 //! - [`dialog`], [`style`], [`format`]: confirmations, look, fixed-width numbers.
@@ -32,6 +33,7 @@ pub mod state;
 pub mod status_bar;
 pub mod style;
 pub mod traffic;
+pub mod usb;
 
 use crate::session::traffic::TrafficMeter;
 use crate::session::{self, SessionCommand, SessionConfig, SessionEnd, SessionEvent, SessionShared};
@@ -43,6 +45,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
+use usb::UsbPanel;
 
 /// How long to wait for the session to close its channels after the window closes.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
@@ -103,6 +106,7 @@ pub struct RyllApp {
     inbox: std::sync::mpsc::Receiver<AppMessage>,
     toggles: PanelToggles,
     folders: FoldersPanel,
+    usb: UsbPanel,
     reporter: report::Reporter,
     desktop: desktop::DesktopView,
     /// Closing was asked for while uploads were in flight; the user has not answered yet.
@@ -121,6 +125,8 @@ pub struct AppParts {
     pub initial_share: Option<crate::webdav::server::ShareConfig>,
     /// What shares started from the window protect.
     pub protection: crate::webdav::protect::Protection,
+    /// The first `--usb-disk` (pre-fills the USB panel; the session attaches it itself).
+    pub usb_disk: Option<crate::channels::usbredir::UsbDisk>,
     /// Live counters.
     pub shared: Arc<SessionShared>,
     /// Commands to the session.
@@ -144,8 +150,10 @@ impl RyllApp {
             shared: parts.shared,
             commands: parts.commands,
             inbox: parts.inbox,
-            toggles: PanelToggles::default(),
+            // The USB panel starts open when the command line gave a disk.
+            toggles: PanelToggles { usb: parts.usb_disk.is_some(), ..PanelToggles::default() },
             folders: FoldersPanel::new(parts.initial_share.as_ref(), parts.protection),
+            usb: UsbPanel::new(parts.usb_disk.as_ref()),
             reporter: report::Reporter::new(parts.report),
             desktop: desktop::DesktopView::default(),
             confirm_quit: None,
@@ -219,6 +227,16 @@ impl RyllApp {
         );
     }
 
+    fn usb_panel(&mut self, ctx: &egui::Context, clock: Clock) {
+        egui::SidePanel::right("usb").resizable(false).exact_width(style::SIDE_PANEL_WIDTH).show_animated(
+            ctx,
+            self.toggles.usb,
+            |ui| {
+                self.usb.ui(ui, &self.state, &self.shared.usb, clock);
+            },
+        );
+    }
+
     fn traffic_panel(&mut self, ctx: &egui::Context, clock: Clock) {
         if !self.toggles.traffic {
             return;
@@ -260,10 +278,11 @@ impl RyllApp {
         }
     }
 
-    /// Events repaint the window; while sharing or showing traffic, repaint once a second for the live numbers and
-    /// "3 s ago". Otherwise nothing repaints until something happens.
+    /// Events repaint the window; while sharing, showing traffic, or showing an attached USB disk, repaint once a
+    /// second for the live numbers and "3 s ago". Otherwise nothing repaints until something happens.
     fn schedule_repaint(&self, ctx: &egui::Context) {
-        if (self.state.sharing() || self.toggles.traffic) && !self.state.ended() {
+        let usb_live = self.toggles.usb && self.shared.usb.views().values().any(|v| v.image.is_some());
+        if (self.state.sharing() || self.toggles.traffic || usb_live) && !self.state.ended() {
             ctx.request_repaint_after(Duration::from_secs(1));
         }
     }
@@ -284,6 +303,7 @@ impl RyllApp {
         self.handle_close_request(ctx);
         self.status_bar(ctx);
         self.folders_panel(ctx, clock);
+        self.usb_panel(ctx, clock);
         self.traffic_panel(ctx, clock);
         self.central(ctx);
         self.reporter.ui(ctx, &self.state);
@@ -338,6 +358,7 @@ pub fn run(config: SessionConfig) -> ExitCode {
     let title = config.title.clone();
     let initial_share = config.share.clone();
     let protection = config.webdav.protection.clone();
+    let usb_disk = config.usb.first().cloned();
     let report = crate::bug_report::ReportSetup {
         secrets: crate::bug_report::Secrets::of(&config),
         capture_dir: config.capture_dir.clone(),
@@ -382,6 +403,7 @@ pub fn run(config: SessionConfig) -> ExitCode {
                 title,
                 initial_share,
                 protection,
+                usb_disk,
                 shared,
                 commands,
                 inbox,
@@ -408,6 +430,8 @@ pub fn run(config: SessionConfig) -> ExitCode {
 }
 
 #[cfg(test)]
+mod usb_tests;
+#[cfg(test)]
 mod view_tests;
 
 /// The whole window in an egui_kittest harness, for the tests here and in [`view_tests`].
@@ -428,6 +452,7 @@ pub(crate) mod fixture {
             title: Some("test vm".into()),
             initial_share: None,
             protection: Default::default(),
+            usb_disk: None,
             shared: Arc::new(SessionShared::default()),
             commands: CommandSink::new(tx),
             inbox,

@@ -1,4 +1,4 @@
-//! The native folder picker, run off the UI thread.
+//! The native folder and file pickers, run off the UI thread.
 //!
 //! `rfd` asks the desktop's file chooser portal over D-Bus (falling back to zenity); both block until the user
 //! chooses, so the dialog runs on its own thread and hands the answer back through a channel, waking the UI with
@@ -8,13 +8,30 @@ use eframe::egui;
 use std::path::PathBuf;
 use std::sync::mpsc;
 
-/// A folder picker that may be open.
+/// What a picker chooses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Pick {
+    /// A folder to share.
+    #[default]
+    Folder,
+    /// A disk image file for a USB disk.
+    DiskImage,
+}
+
+/// A folder or file picker that may be open.
 #[derive(Debug, Default)]
 pub struct Picker {
+    /// What it chooses.
+    pub pick: Pick,
     answer: Option<mpsc::Receiver<Option<PathBuf>>>,
 }
 
 impl Picker {
+    /// A closed picker for `pick`.
+    pub fn new(pick: Pick) -> Self {
+        Picker { pick, answer: None }
+    }
+
     /// Whether the dialog is open.
     pub fn is_open(&self) -> bool {
         self.answer.is_some()
@@ -27,17 +44,29 @@ impl Picker {
         }
         let (tx, rx) = mpsc::channel();
         let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new().name("folder-picker".into()).spawn(move || {
-            let mut dialog = rfd::FileDialog::new().set_title("Choose a folder to share with the guest");
+        let pick = self.pick;
+        let spawned = std::thread::Builder::new().name("picker".into()).spawn(move || {
+            let title = match pick {
+                Pick::Folder => "Choose a folder to share with the guest",
+                Pick::DiskImage => "Choose a raw disk image to give the guest as a USB disk",
+            };
+            let mut dialog = rfd::FileDialog::new().set_title(title);
             if let Some(dir) = start {
                 dialog = dialog.set_directory(dir);
             }
-            let _ = tx.send(dialog.pick_folder());
+            let choice = match pick {
+                Pick::Folder => dialog.pick_folder(),
+                Pick::DiskImage => dialog
+                    .add_filter("Disk images", &["img", "raw", "bin", "iso"])
+                    .add_filter("All files", &["*"])
+                    .pick_file(),
+            };
+            let _ = tx.send(choice);
             ctx.request_repaint();
         });
         match spawned {
             Ok(_) => self.answer = Some(rx),
-            Err(e) => tracing::warn!("cannot start the folder picker: {e}"),
+            Err(e) => tracing::warn!("cannot start the picker: {e}"),
         }
     }
 
@@ -48,7 +77,7 @@ impl Picker {
             Ok(choice) => {
                 self.answer = None;
                 if choice.is_none() {
-                    tracing::debug!("folder picker closed without a choice (or no picker is available)");
+                    tracing::debug!("picker closed without a choice (or no picker is available)");
                 }
                 choice
             }

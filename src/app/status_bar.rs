@@ -8,11 +8,13 @@ use crate::session::inputs::{InputsShared, MOUSE_MODE_CLIENT, MOUSE_MODE_SERVER}
 use eframe::egui;
 use eframe::egui::Ui;
 
-/// Which side panels and windows are open. One field per panel: "Folders" now, "USB" later.
+/// Which side panels and windows are open. One field per panel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PanelToggles {
     /// The Shared Folders panel.
     pub folders: bool,
+    /// The USB Devices panel.
+    pub usb: bool,
     /// The Traffic panel: bytes and messages per channel.
     pub traffic: bool,
     /// The session details (a window over the desktop).
@@ -21,7 +23,7 @@ pub struct PanelToggles {
 
 impl Default for PanelToggles {
     fn default() -> Self {
-        PanelToggles { folders: true, traffic: false, details: false }
+        PanelToggles { folders: true, usb: false, traffic: false, details: false }
     }
 }
 
@@ -39,6 +41,7 @@ pub struct InputStatus<'a> {
 pub fn ui(ui: &mut Ui, toggles: &mut PanelToggles, state: &SessionState, totals: (u64, u64), input: InputStatus<'_>) {
     ui.horizontal(|ui| {
         ui.toggle_value(&mut toggles.folders, "Folders").on_hover_text("Show or hide the Shared Folders panel");
+        ui.toggle_value(&mut toggles.usb, "USB").on_hover_text("Show or hide the USB Devices panel (disk images)");
         ui.toggle_value(&mut toggles.traffic, "Traffic").on_hover_text("Bytes and messages per channel");
         ui.toggle_value(&mut toggles.details, "Session").on_hover_text("The server, the connection and its notices");
         ui.separator();

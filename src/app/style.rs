@@ -3,7 +3,7 @@
 use eframe::egui;
 use eframe::egui::{Color32, FontFamily, FontId, RichText, Stroke, TextStyle, Ui};
 
-/// Width of a side panel (Folders now; USB and Traffic later), fixed so numbers changing never resize it.
+/// Width of a side panel (Folders, USB), fixed so numbers changing never resize it.
 pub const SIDE_PANEL_WIDTH: f32 = 300.0;
 
 /// Status colours.
@@ -106,4 +106,26 @@ pub fn snippet(ui: &mut Ui, id: &str, text: &str) {
 /// A label in the monospace font (for numbers that must not change width).
 pub fn mono(text: impl Into<String>) -> RichText {
     RichText::new(text).monospace()
+}
+
+/// An error in a red frame with Dismiss and "Report bug…"; true when Dismiss was clicked. `id` keeps the buttons of
+/// several boxes apart.
+pub fn error_box(ui: &mut Ui, id: impl std::hash::Hash, text: &str) -> bool {
+    let mut dismissed = false;
+    ui.add_space(4.0);
+    let red = Tone::Bad.color(ui);
+    egui::Frame::new().stroke(Stroke::new(1.0, red)).corner_radius(4.0).inner_margin(egui::Margin::same(6)).show(
+        ui,
+        |ui| {
+            ui.set_width(ui.available_width());
+            ui.add(egui::Label::new(RichText::new(text).color(red)).wrap());
+            ui.push_id(id, |ui| {
+                ui.horizontal(|ui| {
+                    dismissed = ui.small_button("Dismiss").clicked();
+                    super::report::button(ui, text);
+                });
+            });
+        },
+    );
+    dismissed
 }
