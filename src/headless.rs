@@ -6,7 +6,7 @@
 //! With `--commands`, commands on standard input attach and detach USB disks (see [`crate::headless_commands`]).
 
 use crate::event_log::{log_end, log_event};
-use crate::headless_commands::{parse, run as run_command, Command};
+use crate::headless_commands::{parse, read_stdin, run as run_command, Command};
 use crate::input::script::InputAction;
 use crate::screenshot::{ScreenWait, WaitOutcome};
 use crate::scripted_input::run_script;
@@ -15,7 +15,6 @@ use crate::webdav::server::ShareConfig;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// What the headless front end does besides running the session.
@@ -81,18 +80,18 @@ pub async fn run(config: SessionConfig, options: HeadlessOptions) -> ExitCode {
     let mut script_done = !scripted;
     let script = run_script(handle.shared.clone(), options.input, options.input_delay);
     tokio::pin!(script);
-    let mut stdin = options.commands.then(|| BufReader::new(tokio::io::stdin()).lines());
+    let mut stdin = options.commands.then(read_stdin);
     loop {
         tokio::select! {
-            line = async { stdin.as_mut().map(|l| l.next_line()).expect("guarded").await }, if stdin.is_some() => {
+            line = async { stdin.as_mut().expect("guarded").recv().await }, if stdin.is_some() => {
                 let command = match line {
-                    Ok(Some(line)) => parse(&line),
-                    Ok(None) => {
+                    Some(Ok(line)) => parse(&line),
+                    Some(Err(e)) => Err(e),
+                    None => {
                         tracing::debug!("--commands: standard input closed");
                         stdin = None;
                         continue;
                     }
-                    Err(e) => Err(format!("reading standard input: {e}")),
                 };
                 match command {
                     Ok(None) => {}

@@ -18,6 +18,47 @@ use std::path::PathBuf;
 /// The longest command line read; longer lines are refused.
 pub const MAX_LINE: usize = 4096;
 
+/// Reads standard input line by line on a thread of its own (a blocking read there never holds up the runtime's
+/// shutdown, as tokio's stdin would); each line, or the reason it could not be read, arrives on the receiver,
+/// which closes at end of input. A line longer than [`MAX_LINE`] arrives cut, and [`parse`] refuses it.
+pub fn read_stdin() -> tokio::sync::mpsc::Receiver<Result<String, String>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let spawned = std::thread::Builder::new().name("commands".into()).spawn(move || {
+        use std::io::{BufRead, Read};
+        let mut stdin = std::io::stdin().lock();
+        loop {
+            let mut line = Vec::new();
+            let read = (&mut stdin).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut line);
+            let sent = match read {
+                Ok(0) => return,
+                Ok(_) => {
+                    let long = line.len() > MAX_LINE && line.last() != Some(&b'\n');
+                    // Skip the rest of a long line, a bounded piece at a time.
+                    let mut more = long;
+                    while more {
+                        let mut rest = Vec::new();
+                        let n = (&mut stdin).take(MAX_LINE as u64).read_until(b'\n', &mut rest).unwrap_or(0);
+                        more = n > 0 && rest.last() != Some(&b'\n');
+                    }
+                    let text = String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string();
+                    tx.blocking_send(Ok(text))
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(format!("reading standard input: {e}")));
+                    return;
+                }
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!("--commands: cannot start the reader thread: {e}");
+    }
+    rx
+}
+
 /// One command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
