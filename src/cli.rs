@@ -1,7 +1,7 @@
 //! Command-line arguments.
 
 use crate::channels::compression::ShareCompression;
-use crate::channels::usbredir::UsbDisk;
+use crate::channels::usbredir::{Speed, UsbDisk};
 use crate::channels::webdav::WebdavConfig;
 use crate::connect::addr::format_addr;
 use crate::connect::dial::{TlsEndpoint, Transport};
@@ -110,6 +110,11 @@ pub struct Cli {
     /// Attach the USB disks read-only: the image is opened read-only and the guest sees a write-protected disk.
     #[arg(long, requires = "usb_disks")]
     pub usb_disk_ro: bool,
+
+    /// The speed the guest sees the USB disks at: super (USB 3, the default: needs a USB 3 controller such as
+    /// qemu-xhci, and is several times faster) or high (USB 2.0, for VMs with only EHCI).
+    #[arg(long, value_name = "SPEED", default_value = "super", value_parser = ["super", "high"])]
+    pub usb_speed: String,
 
     /// Headless: read commands from standard input, one per line, and answer each on standard output
     /// (usb-attach CHANNEL PATH [ro], usb-detach CHANNEL, usb-status, quit; see docs/usage.md).
@@ -511,7 +516,9 @@ impl Cli {
     fn usb_disks(&self) -> Result<Vec<UsbDisk>, ConfigError> {
         let mut out = Vec::with_capacity(self.usb_disks.len());
         for path in &self.usb_disks {
-            out.push(UsbDisk::check(path, self.usb_disk_ro).map_err(ConfigError::UsbDisk)?);
+            let disk = UsbDisk::check(path, self.usb_disk_ro).map_err(ConfigError::UsbDisk)?;
+            let speed = Speed::parse(&self.usb_speed).unwrap_or_default();
+            out.push(UsbDisk { speed, ..disk });
         }
         Ok(out)
     }
@@ -593,7 +600,11 @@ mod tests {
             .session_config()
             .unwrap();
         assert_eq!(cfg.usb.len(), 2);
-        assert!(cfg.usb.iter().all(|d| d.read_only && d.path == img));
+        assert!(cfg.usb.iter().all(|d| d.read_only && d.path == img && d.speed == Speed::Super));
+        let cfg =
+            parse(&["--direct", "h:1", "--usb-disk", i, "--usb-speed", "high"]).unwrap().session_config().unwrap();
+        assert_eq!(cfg.usb[0].speed, Speed::High);
+        assert!(parse(&["--direct", "h:1", "--usb-disk", i, "--usb-speed", "full"]).is_err());
         let err = parse(&["--direct", "h:1", "--usb-disk", t]).unwrap().session_config().unwrap_err().to_string();
         assert!(err.contains("--usb-disk") && err.contains("at least 512 bytes"), "{err}");
         let missing = dir.path().join("none.img");

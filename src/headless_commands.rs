@@ -3,7 +3,9 @@
 //! window's panels do:
 //!
 //! ```text
-//! usb-attach CHANNEL PATH [ro]   attach the raw image PATH to usbredir channel CHANNEL (read-only with ro)
+//! usb-attach CHANNEL PATH [ro] [high]
+//!                                attach the raw image PATH to usbredir channel CHANNEL (read-only with ro; at
+//!                                USB 2.0 high speed with high, for a VM without a USB 3 controller)
 //! usb-detach CHANNEL             detach that channel's disk (flushed and closed)
 //! usb-status                     one line per usbredir channel
 //! quit                           disconnect and exit
@@ -11,7 +13,7 @@
 //!
 //! A path may not hold spaces. Parsing ([`parse`]) is pure; [`run`] carries a command out on the session.
 
-use crate::channels::usbredir::UsbDisk;
+use crate::channels::usbredir::{Speed, UsbDisk};
 use crate::session::usb::{UsbShared, UsbView};
 use std::path::PathBuf;
 
@@ -85,15 +87,18 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
     let command = match words.as_slice() {
         [] => return Ok(None),
         [w, ..] if w.starts_with('#') => return Ok(None),
-        ["usb-attach", rest @ ..] => {
-            let (path, read_only) = match rest {
-                [_, path] => (path, false),
-                [_, path, "ro"] => (path, true),
-                [_, _, other] => return Err(format!("usb-attach: {other:?} is not ro")),
-                _ => return Err("usage: usb-attach CHANNEL PATH [ro]".into()),
-            };
-            Command::UsbAttach(channel(rest.first())?, UsbDisk { path: PathBuf::from(path), read_only })
+        ["usb-attach", id, path, flags @ ..] if flags.len() <= 2 => {
+            let mut disk = UsbDisk { path: PathBuf::from(path), read_only: false, speed: Speed::Super };
+            for flag in flags {
+                match *flag {
+                    "ro" => disk.read_only = true,
+                    "high" => disk.speed = Speed::High,
+                    other => return Err(format!("usb-attach: {other:?} is neither ro nor high")),
+                }
+            }
+            Command::UsbAttach(channel(Some(id))?, disk)
         }
+        ["usb-attach", ..] => return Err("usage: usb-attach CHANNEL PATH [ro] [high]".into()),
         ["usb-detach", id] => Command::UsbDetach(channel(Some(id))?),
         ["usb-detach", ..] => return Err("usage: usb-detach CHANNEL".into()),
         ["usb-status"] => Command::UsbStatus,
@@ -111,7 +116,8 @@ pub fn run(command: &Command, usb: &UsbShared) -> String {
     };
     match command {
         Command::UsbAttach(id, disk) => match UsbDisk::check(&disk.path, disk.read_only) {
-            Ok(disk) => {
+            Ok(checked) => {
+                let disk = UsbDisk { speed: disk.speed, ..checked };
                 let what = format!("attaching {} to channel {id}", disk.path.display());
                 asked(usb.attach(*id, disk), what)
             }
@@ -130,16 +136,17 @@ pub fn run(command: &Command, usb: &UsbShared) -> String {
     }
 }
 
-/// One channel's state in one line: `usb 0 linked image=PATH ro=0 blocks=N read=B written=B commands=N
-/// failed=N`, or `usb 0 linked no-disk`, and `error=...` when something went wrong.
+/// One channel's state in one line: `usb 0 linked image=PATH ro=0 speed=super blocks=N read=B written=B
+/// commands=N failed=N`, or `usb 0 linked no-disk`, and `error=...` when something went wrong.
 pub fn status_line(id: u8, v: &UsbView) -> String {
     let mut s = format!("usb {id} {}", if v.linked { "linked" } else { "unlinked" });
     match &v.image {
         Some(p) => {
             s += &format!(
-                " image={} ro={} blocks={} read={} written={} commands={} failed={}",
+                " image={} ro={} speed={} blocks={} read={} written={} commands={} failed={}",
                 p.display(),
                 u8::from(v.read_only),
+                if v.speed == Speed::High { "high" } else { "super" },
                 v.blocks,
                 v.stats.read,
                 v.stats.written,
@@ -161,9 +168,13 @@ mod tests {
 
     #[test]
     fn commands_parse_and_bad_ones_are_named() {
-        let disk = |p: &str, ro| UsbDisk { path: PathBuf::from(p), read_only: ro };
-        assert_eq!(parse("usb-attach 0 /tmp/a.img"), Ok(Some(Command::UsbAttach(0, disk("/tmp/a.img", false)))));
-        assert_eq!(parse("  usb-attach 2 b.img ro "), Ok(Some(Command::UsbAttach(2, disk("b.img", true)))));
+        let disk = |p: &str, read_only, speed| UsbDisk { path: PathBuf::from(p), read_only, speed };
+        let want = disk("/tmp/a.img", false, Speed::Super);
+        assert_eq!(parse("usb-attach 0 /tmp/a.img"), Ok(Some(Command::UsbAttach(0, want))));
+        let want = disk("b.img", true, Speed::Super);
+        assert_eq!(parse("  usb-attach 2 b.img ro "), Ok(Some(Command::UsbAttach(2, want))));
+        let want = disk("c.img", true, Speed::High);
+        assert_eq!(parse("usb-attach 1 c.img high ro"), Ok(Some(Command::UsbAttach(1, want))));
         assert_eq!(parse("usb-detach 1"), Ok(Some(Command::UsbDetach(1))));
         assert_eq!(parse("usb-status"), Ok(Some(Command::UsbStatus)));
         assert_eq!(parse("quit"), Ok(Some(Command::Quit)));
@@ -173,7 +184,8 @@ mod tests {
             ("usb-attach 300 a.img", "not a usbredir channel id"),
             ("usb-attach x a.img", "not a usbredir channel id"),
             ("usb-attach 0", "usage"),
-            ("usb-attach 0 a.img rw", "is not ro"),
+            ("usb-attach 0 a.img rw", "neither ro nor high"),
+            ("usb-attach 0 a.img ro high x", "usage"),
             ("usb-detach", "usage"),
             ("format c:", "unknown command"),
         ] {
@@ -188,7 +200,8 @@ mod tests {
         let usb = UsbShared::default();
         let r = run(&Command::UsbDetach(0), &usb);
         assert!(r.starts_with("error:") && r.contains("not linked"), "{r}");
-        let r = run(&Command::UsbAttach(0, UsbDisk { path: "/nonexistent.img".into(), read_only: false }), &usb);
+        let disk = UsbDisk { path: "/nonexistent.img".into(), read_only: false, speed: Speed::Super };
+        let r = run(&Command::UsbAttach(0, disk), &usb);
         assert!(r.starts_with("error: /nonexistent.img"), "{r}");
         assert_eq!(run(&Command::UsbStatus, &usb), "ok no usbredir channel");
         let v = UsbView { linked: true, error: Some("boom".into()), ..UsbView::default() };

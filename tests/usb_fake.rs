@@ -8,10 +8,11 @@ mod support;
 use std::time::Duration;
 
 use ryll::channels::compression::ShareCompression;
-use ryll::channels::usbredir::UsbDisk;
+use ryll::channels::usbredir::{Speed, UsbDisk};
 use ryll::channels::webdav::WebdavConfig;
 use ryll::protocol::usbredir::{
-    encode, kind, status, Bulk, Control, Deframer, Message, Negotiated, Packet, Sender, MAX_PACKET_LEN, OUR_CAPS,
+    encode, ep_index, kind, status, Bulk, Control, Deframer, Message, Negotiated, Packet, Sender, MAX_PACKET_LEN,
+    OUR_CAPS,
 };
 use ryll::session::{SessionConfig, SessionEvent};
 use support::server::USBREDIR;
@@ -67,12 +68,15 @@ impl Guest {
         self.n = Negotiated::new(OUR_CAPS, QEMU_CAPS);
     }
 
-    async fn attach_sequence(&mut self) {
+    /// interface_info, ep_info and device_connect of a disk at `speed` (2 high, 3 SuperSpeed).
+    async fn attach_sequence(&mut self, speed: u8) {
         let info = self.expect("interface_info").await.message;
         assert!(matches!(&info, Message::InterfaceInfo(i) if i.interfaces == [[0, 8, 6, 0x50]]), "{info:?}");
-        assert!(matches!(self.expect("ep_info").await.message, Message::EpInfo(_)));
+        let Message::EpInfo(ep) = self.expect("ep_info").await.message else { panic!("ep_info") };
+        let bulk = if speed == 3 { 1024 } else { 512 };
+        assert_eq!(ep.max_packet_size[ep_index(0x81)], bulk, "bulk IN packet size at speed {speed}");
         let Message::DeviceConnect(d) = self.expect("device_connect").await.message else { panic!("connect") };
-        assert_eq!((d.speed, d.vendor_id, d.product_id), (2, 0x1d6b, 0x0104));
+        assert_eq!((d.speed, d.vendor_id, d.product_id), (speed, 0x1d6b, 0x0104));
     }
 
     /// A bulk transfer; returns the reply's status and data.
@@ -126,7 +130,7 @@ async fn start(
     let server = FakeServer::start(FakeServerConfig::default().channels(channels)).await;
     let cfg = SessionConfig {
         addr: server.addr(),
-        usb: vec![UsbDisk { path: image.to_path_buf(), read_only: false }],
+        usb: vec![UsbDisk { path: image.to_path_buf(), read_only: false, speed: Speed::High }],
         // LZ4 both ways whatever the (absent) net test says, to check the compressed path.
         webdav: WebdavConfig { compression: ShareCompression::Always, ..WebdavConfig::default() },
         ..SessionConfig::default()
@@ -145,7 +149,7 @@ async fn the_disk_attaches_answers_bulk_only_commands_and_writes_reach_the_image
     session.wait_for("the usbredir channel", |e| *e == SessionEvent::ChannelLinked(USBREDIR)).await;
     let mut g = Guest { server, deframer: Deframer::new(), taken: 0, n: Negotiated::default(), next_id: 0 };
     g.hellos().await;
-    g.attach_sequence().await;
+    g.attach_sequence(2).await;
 
     let id = g.send(Message::SetConfiguration(1));
     let reply = g.expect("configuration status").await;
@@ -194,7 +198,7 @@ async fn the_disk_attaches_answers_bulk_only_commands_and_writes_reach_the_image
     g.taken = 0;
     g.n = Negotiated::default();
     g.hellos().await;
-    g.attach_sequence().await;
+    g.attach_sequence(2).await;
     g.server.assert_no_problems();
     let _ = session.disconnect().await;
 }
@@ -239,13 +243,13 @@ async fn disks_are_detached_and_attached_while_the_channel_runs() {
     session.wait_for("the usbredir channel", |e| *e == SessionEvent::ChannelLinked(USBREDIR)).await;
     let mut g = Guest { server, deframer: Deframer::new(), taken: 0, n: Negotiated::default(), next_id: 0 };
     g.hellos().await;
-    g.attach_sequence().await;
+    g.attach_sequence(2).await;
     let usb = session.shared.usb.clone();
     let v = view_until(&session, "the first disk", |v| v.image.is_some()).await;
     assert_eq!((v.linked, v.blocks, v.image.as_deref()), (true, 64, Some(first.as_path())));
 
     // A second attach while a disk is attached is refused, with the reason in the view.
-    usb.attach(USBREDIR.id, UsbDisk { path: second.clone(), read_only: true }).expect("asked");
+    usb.attach(USBREDIR.id, UsbDisk { path: second.clone(), read_only: true, speed: Speed::High }).expect("asked");
     let v = view_until(&session, "the refusal", |v| v.error.is_some()).await;
     assert!(v.error.as_deref().is_some_and(|e| e.contains("detach it first")), "{v:?}");
     usb.dismiss(USBREDIR.id);
@@ -262,13 +266,13 @@ async fn disks_are_detached_and_attached_while_the_channel_runs() {
     assert_eq!(g.bulk(0x81, 13, Vec::new()).await.0, status::STALL);
 
     // Attach the second image read-only: device_connect waits for the ack of the disconnect.
-    usb.attach(USBREDIR.id, UsbDisk { path: second.clone(), read_only: true }).expect("asked");
+    usb.attach(USBREDIR.id, UsbDisk { path: second.clone(), read_only: true, speed: Speed::Super }).expect("asked");
     view_until(&session, "the second disk", |v| v.image.as_deref() == Some(second.as_path())).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let early = g.server.state().usb_from_client.len();
     assert_eq!(early, g.taken, "nothing goes before the guest acks the disconnect");
     g.send(Message::DeviceDisconnectAck);
-    g.attach_sequence().await;
+    g.attach_sequence(3).await;
     let (data, st) = g.command(&rw10(0x28, 127, 1), 512, &[]).await;
     assert_eq!((st, data), (0, vec![0x77; 512]));
     // MODE SENSE(6) reports write-protect; a WRITE fails.

@@ -12,7 +12,7 @@ use super::picker::{Pick, Picker};
 use super::state::{ChannelStatus, SessionState};
 use super::style::{self, Tone};
 use super::Clock;
-use crate::channels::usbredir::UsbDisk;
+use crate::channels::usbredir::{Speed, UsbDisk};
 use crate::protocol::constants::ChannelType;
 use crate::session::usb::{UsbShared, UsbView};
 use eframe::egui;
@@ -34,6 +34,8 @@ pub struct UsbPanel {
     pub path: String,
     /// The "Read-only" box.
     pub read_only: bool,
+    /// The "USB 2.0" box: attach at high speed (for a VM without a USB 3 controller).
+    pub usb2: bool,
     picker: Picker,
     /// A detach of this channel waits for the user's answer.
     pending: Option<u8>,
@@ -47,6 +49,7 @@ impl UsbPanel {
         UsbPanel {
             path: first.map(|d| d.path.display().to_string()).unwrap_or_default(),
             read_only: first.is_some_and(|d| d.read_only),
+            usb2: first.is_some_and(|d| d.speed == Speed::High),
             picker: Picker::new(Pick::DiskImage),
             pending: None,
             refused: None,
@@ -107,6 +110,10 @@ impl UsbPanel {
             }
             ui.checkbox(&mut self.read_only, "Read-only")
                 .on_hover_text("The image is opened read-only and the guest sees a write-protected disk");
+            ui.checkbox(&mut self.usb2, "USB 2.0").on_hover_text(
+                "Attach at USB 2.0 high speed, for a VM without a USB 3 controller (qemu-xhci); slower than the \
+                 default USB 3",
+            );
         });
         ui.label(
             RichText::new("A raw image (dd, mkfs.vfat, qemu-img convert -O raw); the guest sees a USB stick.").small(),
@@ -157,6 +164,7 @@ impl UsbPanel {
             } else {
                 style::badge(ui, "read-write", Tone::Good);
             }
+            ui.label(if v.speed == Speed::High { "USB 2.0" } else { "USB 3" });
             ui.label(style::mono(format::bytes(v.blocks.saturating_mul(512)).trim_start().to_string()));
             if let Some(at) = v.attached_at {
                 let age = clock.now.saturating_duration_since(at);
@@ -187,7 +195,9 @@ impl UsbPanel {
 
     fn attach(&mut self, id: u8, usb: &UsbShared) {
         self.refused = None;
-        let asked = UsbDisk::check(Path::new(self.path.trim()), self.read_only).and_then(|d| usb.attach(id, d));
+        let speed = if self.usb2 { Speed::High } else { Speed::Super };
+        let asked = UsbDisk::check(Path::new(self.path.trim()), self.read_only)
+            .and_then(|d| usb.attach(id, UsbDisk { speed, ..d }));
         if let Err(e) = asked {
             self.refused = Some(e);
         }

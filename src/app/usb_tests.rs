@@ -5,7 +5,7 @@
 use super::state::SessionState;
 use super::usb::UsbPanel;
 use super::Clock;
-use crate::channels::usbredir::{UsbChannel, UsbCommand, UsbDisk};
+use crate::channels::usbredir::{Speed, UsbChannel, UsbCommand, UsbDisk};
 use crate::protocol::constants::ChannelType;
 use crate::protocol::main_channel::ChannelId;
 use crate::session::usb::UsbShared;
@@ -93,7 +93,7 @@ fn attach_sends_the_checked_disk_and_a_bad_path_is_named() {
     h.run();
     h.get_by_label("Attach").click();
     h.run();
-    assert_eq!(h.state_mut().sent(), [UsbCommand::Attach(UsbDisk { path, read_only: true })]);
+    assert_eq!(h.state_mut().sent(), [UsbCommand::Attach(UsbDisk { path, read_only: true, speed: Speed::Super })]);
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn detach_asks_first_only_while_the_guest_uses_the_disk() {
     let path = image(&dir);
     let mut h = panel(&[USB0]);
     let usb = h.state().usb.clone();
-    usb.attached(0, &UsbDisk { path: path.clone(), read_only: false }, 8);
+    usb.attached(0, &UsbDisk { path: path.clone(), read_only: false, speed: Speed::Super }, 8);
     let busy = IoStats { commands: 12, read: 3 * 1024 * 1024, written: 4096, failed: 1, writing: true };
     usb.stats(0, busy, false);
     h.run();

@@ -30,6 +30,8 @@ pub struct UsbView {
     pub image: Option<PathBuf>,
     /// Read-only.
     pub read_only: bool,
+    /// The speed the guest sees it at.
+    pub speed: crate::channels::usbredir::Speed,
     /// Its size in 512-byte blocks.
     pub blocks: u64,
     /// When it was attached.
@@ -100,6 +102,7 @@ impl UsbShared {
         self.update(channel, |v| {
             v.image = Some(disk.path.clone());
             v.read_only = disk.read_only;
+            v.speed = disk.speed;
             v.blocks = blocks;
             v.attached_at = Some(Instant::now());
             v.stats = IoStats::default();

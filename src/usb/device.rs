@@ -9,7 +9,7 @@
 
 use std::io;
 
-use super::descriptors::{self, Strings, EP_IN, EP_OUT};
+use super::descriptors::{self, Speed, Strings, EP_IN, EP_OUT};
 use super::image::BlockImage;
 use super::scsi::{self, Command, DataPhase, Identity, Sense, BLOCK};
 use crate::protocol::usbredir::status;
@@ -122,6 +122,7 @@ pub struct MassStorage {
     prevent_removal: bool,
     halted: [bool; 2],
     stats: IoStats,
+    speed: Speed,
 }
 
 impl std::fmt::Debug for MassStorage {
@@ -152,7 +153,19 @@ impl MassStorage {
             prevent_removal: false,
             halted: [false; 2],
             stats: IoStats::default(),
+            speed: Speed::default(),
         }
+    }
+
+    /// The same device at `speed` (SuperSpeed by default); its descriptors follow.
+    pub fn with_speed(mut self, speed: Speed) -> Self {
+        self.speed = speed;
+        self
+    }
+
+    /// The speed it connects at.
+    pub fn speed(&self) -> Speed {
+        self.speed
     }
 
     /// What the device has done so far.
@@ -200,6 +213,8 @@ impl MassStorage {
                 Some(Vec::new())
             }
             (0x00..=0x02, 1 | 3) => Some(Vec::new()),
+            // SET_SEL and SET_ISOCH_DELAY (USB 3 link power management; nothing to keep).
+            (0x00, 0x30 | 0x31) => Some(Vec::new()),
             // GET_MAX_LUN: one logical unit.
             (0xa1, 0xfe) => Some(vec![0]),
             // Bulk-Only mass storage reset.
@@ -221,10 +236,11 @@ impl MassStorage {
     fn descriptor(&self, value: u16) -> Option<Vec<u8>> {
         let [index, kind] = value.to_le_bytes();
         match kind {
-            descriptors::kind::DEVICE => Some(descriptors::device()),
-            descriptors::kind::CONFIGURATION => Some(descriptors::configuration()),
+            descriptors::kind::DEVICE => Some(descriptors::device(self.speed)),
+            descriptors::kind::CONFIGURATION => Some(descriptors::configuration(self.speed)),
             descriptors::kind::STRING => descriptors::string(index, &self.strings),
-            descriptors::kind::DEVICE_QUALIFIER => Some(descriptors::device_qualifier()),
+            descriptors::kind::DEVICE_QUALIFIER => descriptors::device_qualifier(self.speed),
+            descriptors::kind::BOS => descriptors::bos(self.speed),
             _ => None,
         }
     }

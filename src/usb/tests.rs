@@ -1,6 +1,6 @@
 use std::sync::{Arc, Mutex};
 
-use super::descriptors::{self, EP_IN, EP_OUT};
+use super::descriptors::{self, Speed, EP_IN, EP_OUT};
 use super::device::{MassStorage, Setup};
 use super::image::{BlockImage, MemImage};
 use super::scsi::{self, Sense};
@@ -134,22 +134,45 @@ fn descriptors_and_class_requests() {
     let device = h.dev.control(get(0x0100, 64), &[]);
     assert_eq!((device.status, device.data.len()), (status::SUCCESS, 18));
     assert_eq!(device.data.get(8..12), Some(&[0x6b, 0x1d, 0x04, 0x01][..]), "vendor and product");
-    assert_eq!(h.dev.control(get(0x0200, 9), &[]).data, descriptors::configuration()[..9].to_vec(), "wLength");
+    assert_eq!(device.data.get(2..4), Some(&[0x00, 0x03][..]), "USB 3.0 by default");
+    assert_eq!(device.data[7], 9, "a 512-byte endpoint 0 at SuperSpeed");
+    let wanted = descriptors::configuration(Speed::Super)[..9].to_vec();
+    assert_eq!(h.dev.control(get(0x0200, 9), &[]).data, wanted, "wLength");
     let config = h.dev.control(get(0x0200, 255), &[]).data;
-    assert_eq!((config.len(), config[2]), (32, 32));
+    assert_eq!((config.len(), config[2]), (44, 44));
     assert_eq!(config.get(14..17), Some(&[8, 6, 0x50][..]), "mass storage, SCSI, Bulk-Only");
+    assert_eq!(config.get(22..24), Some(&1024u16.to_le_bytes()[..]), "bulk IN packet size");
+    assert_eq!(config.get(25..27), Some(&[6, 48][..]), "an endpoint companion follows each endpoint");
+    let bos = h.dev.control(get(0x0f00, 255), &[]).data;
+    assert_eq!((bos.len(), bos[2], bos[4]), (22, 22, 2), "BOS: USB 2.0 extension and SuperSpeed capability");
+    assert_eq!(h.dev.control(get(0x0600, 10), &[]).status, status::STALL, "no device qualifier at SuperSpeed");
+    let set_sel = Setup { requesttype: 0x00, request: 0x30, value: 0, index: 0, length: 6 };
+    assert_eq!(h.dev.control(set_sel, &[0; 6]).status, status::SUCCESS, "SET_SEL");
     let serial = h.dev.control(get(0x0303, 255), &[]).data;
     assert_eq!(
         String::from_utf16_lossy(&serial[2..].chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect::<Vec<_>>()),
         "0123456789AB"
     );
     assert_eq!(h.dev.control(get(0x0309, 255), &[]).status, status::STALL, "no such string");
-    assert_eq!(h.dev.control(get(0x0600, 10), &[]).data.len(), 10, "device qualifier");
     let max_lun = Setup { requesttype: 0xa1, request: 0xfe, value: 0, index: 0, length: 1 };
     assert_eq!(h.dev.control(max_lun, &[]).data, [0]);
     let vendor = Setup { requesttype: 0xc0, request: 0x33, value: 0, index: 0, length: 4 };
     assert_eq!(h.dev.control(vendor, &[]).status, status::STALL);
-    assert_eq!(descriptors::ep_info().kind[crate::protocol::usbredir::ep_index(EP_IN)], 2);
+    let ep = descriptors::ep_info(Speed::Super);
+    let i = crate::protocol::usbredir::ep_index(EP_IN);
+    assert_eq!((ep.kind[i], ep.max_packet_size[i]), (2, 1024));
+
+    // At high speed: USB 2.0, 512-byte bulk packets, a device qualifier and no BOS.
+    let mut h = Host::new(16, false);
+    let placeholder = MassStorage::new(Box::new(MemImage::new(1, false)), "0");
+    h.dev = std::mem::replace(&mut h.dev, placeholder).with_speed(Speed::High);
+    let device = h.dev.control(get(0x0100, 64), &[]).data;
+    assert_eq!((device.get(2..4), device[7]), (Some(&[0x00, 0x02][..]), 64));
+    let config = h.dev.control(get(0x0200, 255), &[]).data;
+    assert_eq!((config.len(), config.get(22..24)), (32, Some(&512u16.to_le_bytes()[..])));
+    assert_eq!(h.dev.control(get(0x0600, 10), &[]).data.len(), 10, "device qualifier");
+    assert_eq!(h.dev.control(get(0x0f00, 255), &[]).status, status::STALL, "no BOS at high speed");
+    assert_eq!(descriptors::ep_info(Speed::High).max_packet_size[i], 512);
 }
 
 #[test]

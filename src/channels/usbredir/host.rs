@@ -134,8 +134,9 @@ impl Host {
             return;
         }
         self.push(out, Message::InterfaceInfo(descriptors::interface_info()), 0);
-        self.push(out, Message::EpInfo(Box::new(descriptors::ep_info())), 0);
-        self.push(out, Message::DeviceConnect(descriptors::device_connect()), 0);
+        let Some(speed) = self.device.as_ref().map(|d| d.speed()) else { return };
+        self.push(out, Message::EpInfo(Box::new(descriptors::ep_info(speed))), 0);
+        self.push(out, Message::DeviceConnect(descriptors::device_connect(speed)), 0);
         self.connected = true;
     }
 
@@ -352,7 +353,7 @@ async fn open(disk: &UsbDisk) -> std::io::Result<MassStorage> {
     let disk = disk.clone();
     tokio::task::spawn_blocking(move || {
         let image = FileImage::open(&disk.path, disk.read_only)?;
-        Ok(MassStorage::new(Box::new(image), &serial_for(&disk.path)))
+        Ok(MassStorage::new(Box::new(image), &serial_for(&disk.path)).with_speed(disk.speed))
     })
     .await
     .map_err(std::io::Error::other)?

@@ -28,6 +28,7 @@ use crate::protocol::base::Notify;
 use crate::protocol::usbredir::{Deframer, Message, Negotiated, Packet, Sender, OUR_CAPS};
 use crate::session::usb::UsbShared;
 use crate::session::LinkedChannel;
+pub use crate::usb::descriptors::Speed;
 
 /// The largest message accepted: the server sends at most 64 KiB + 32 per message; LZ4 data decompresses to what
 /// its header announces, bounded by the VMC parser.
@@ -44,16 +45,20 @@ pub struct UsbDisk {
     pub path: PathBuf,
     /// Opened read-only, reported write-protected.
     pub read_only: bool,
+    /// The speed the guest sees it at (SuperSpeed unless asked).
+    pub speed: Speed,
 }
 
 impl UsbDisk {
-    /// `path` as a disk to attach: a regular file of at least one 512-byte block, made absolute. `Err` says why not.
+    /// `path` as a disk to attach (at SuperSpeed): a regular file of at least one 512-byte block, made absolute.
+    /// `Err` says why not.
     pub fn check(path: &std::path::Path, read_only: bool) -> Result<UsbDisk, String> {
         let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
         if !meta.is_file() || meta.len() < 512 {
             return Err(format!("{}: not a disk image (a regular file of at least 512 bytes)", path.display()));
         }
-        Ok(UsbDisk { path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()), read_only })
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        Ok(UsbDisk { path, read_only, speed: Speed::default() })
     }
 }
 
