@@ -5,8 +5,11 @@ One boot with `qemu-xhci` and a `spicevmc` usbredir chardev. The host makes a 16
 file. ryll attaches it read-write: the guest finds the disk, its bytes match the image (sha256 of a region), it
 mounts the file system, reads the file, writes another and unmounts; ryll is stopped (the guest sees the disk
 go), and the new file is in the image. ryll attaches it again, read-only, to the same running guest: the disk
-shows write-protected, a raw write fails, and the image is byte-for-byte unchanged. With `--bench`, a sequential
-read through ryll's device is timed against the same image on QEMU's own `usb-storage` (a second boot).
+shows write-protected, a raw write fails, and the image is byte-for-byte unchanged. Then one ryll with
+`--commands` and no disk attaches it, the guest writes a file, ryll detaches it (the file is in the image while
+ryll still runs) and attaches it again read-only. The disk is a USB 3 SuperSpeed device throughout. With
+`--bench`, sequential reads and writes through ryll's device are timed against QEMU's own `usb-storage` on a
+copy of the image (a second boot).
 
 See tests/vm/README.md ("USB"). Prints one line per check and `N passed, N failed`; exits 1 on any failure.
 """
@@ -17,6 +20,7 @@ import argparse
 import hashlib
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_e2e import REPO, Results, SerialLog, free_port, log, stop_process  # noqa: E402
@@ -276,35 +281,57 @@ def scenario(args: argparse.Namespace, run_dir: Path, results: Results) -> None:
         bench(args, run_dir, image, results)
 
 
+def alternating(args: argparse.Namespace, guest: UsbGuest, command: str, prefix: str,
+                ok: Callable[[dict[str, str]], bool]) -> dict[str, list[int]]:
+    """`--bench-runs` runs of `command VENDOR` on each disk, alternating (ABBA); each disk's times in ms."""
+    times: dict[str, list[int]] = {"ryll": [], "QEMU": []}
+    for i in range(args.bench_runs):
+        for vendor in (("ryll", "QEMU") if i % 2 == 0 else ("QEMU", "ryll")):
+            got = guest.ask(f"{command} {vendor}", prefix, 300) or ""
+            fields = dict(w.split("=", 1) for w in got.split()[2:] if "=" in w)
+            if ok(fields):
+                times[vendor].append(int(fields["ms"]))
+    return times
+
+
+def report(results: Results, name: str, what: str, times: dict[str, list[int]], runs: int) -> None:
+    """The medians of `times` and ryll's throughput relative to QEMU's usb-storage."""
+    med = {v: sorted(t)[len(t) // 2] for v, t in times.items() if t}
+    if not results.ok(f"usb.bench.{name}s", len(med) == 2, str(times)):
+        return
+    ratio = med["QEMU"] / med["ryll"]
+    results.add(f"usb.bench.{name}", "INFO",
+                f"{what}: ryll {med['ryll']} ms, QEMU usb-storage {med['QEMU']} ms (medians of {runs}: {times}); "
+                f"ryll's throughput {ratio:.2f}x QEMU's")
+
+
 def bench(args: argparse.Namespace, run_dir: Path, image: Path, results: Results) -> None:
-    """One boot with both disks on the same read-only image: ryll's through usb-redir and QEMU's own usb-storage.
-    `--bench-runs` alternating reads of each (ABBA), page cache dropped before each; the medians and their ratio."""
-    usb = USB_REDIR + ["-drive", f"if=none,id=stick,format=raw,readonly=on,file={image}",
+    """One boot with two copies of the image, one on ryll's disk (through usb-redir) and one on QEMU's own
+    usb-storage, both on the guest's xHCI. `--bench-runs` alternating reads of the whole disk (page cache dropped
+    first), then alternating writes of its second half (with fsync); the medians and their ratios."""
+    ours, theirs = run_dir / "bench-ryll.img", run_dir / "bench-qemu.img"
+    shutil.copyfile(image, ours)
+    shutil.copyfile(image, theirs)
+    usb = USB_REDIR + ["-drive", f"if=none,id=stick,format=raw,file={theirs}",
                        "-device", "usb-storage,drive=stick,bus=xhci.0"]
     guest = UsbGuest(args, run_dir, "bench", usb)
     try:
         if not results.ok("usb.bench.boot", guest.line("USB WAITING", args.boot_timeout) == "USB WAITING", ""):
             return
-        ryll = Ryll(args, guest, image, True, "bench")
+        ryll = Ryll(args, guest, ours, False, "bench")
         seen = [disk_line(guest.ask(f"wait-disk {v}", "USB DISK", 180)) for v in ("ryll", "QEMU")]
         if not results.ok("usb.bench.both_disks", all(seen), str(seen)):
             ryll.stop()
             return
-        times: dict[str, list[int]] = {"ryll": [], "QEMU": []}
-        for i in range(args.bench_runs):
-            for vendor in (("ryll", "QEMU") if i % 2 == 0 else ("QEMU", "ryll")):
-                got = guest.ask(f"dd-read {IMAGE_MIB} {vendor}", "USB DDREAD", 300) or ""
-                fields = dict(w.split("=", 1) for w in got.split()[2:] if "=" in w)
-                if fields.get("bytes") == str(IMAGE_MIB * 1024 * 1024):
-                    times[vendor].append(int(fields["ms"]))
+        size = str(IMAGE_MIB * 1024 * 1024)
+        reads = alternating(args, guest, f"dd-read {IMAGE_MIB}", "USB DDREAD", lambda f: f.get("bytes") == size)
+        half = IMAGE_MIB // 2
+        writes = alternating(args, guest, f"dd-write {half}", "USB DDWRITE", lambda f: f.get("status") == "0")
         ryll.stop()
-        med = {v: sorted(t)[len(t) // 2] for v, t in times.items() if t}
-        if not results.ok("usb.bench.reads", len(med) == 2, str(times)):
-            return
-        ratio = med["QEMU"] / med["ryll"]
-        results.add("usb.bench.read", "INFO",
-                    f"{IMAGE_MIB} MiB: ryll {med['ryll']} ms, QEMU usb-storage {med['QEMU']} ms (medians of "
-                    f"{args.bench_runs}: {times}); ryll's throughput {ratio:.2f}x QEMU's")
+        report(results, "read", f"read {IMAGE_MIB} MiB", reads, args.bench_runs)
+        report(results, "write", f"write {half} MiB + fsync", writes, args.bench_runs)
+        same = ours.read_bytes()[half << 20:] == theirs.read_bytes()[half << 20:]
+        results.ok("usb.bench.writes_landed", same, "both images hold the same written half")
     finally:
         guest.stop()
 

@@ -7,7 +7,7 @@
 #   make test-vm-display    ryll --screenshot against the guest's bochs, qxl and virtio-gpu KMS drivers vs screendump
 #   make bench-first-frame  the first frame at 1920×1080: ryll --screenshot against spicy-screenshot (7 runs each)
 #   make test-vm-usb        ryll's --usb-disk through usb-redir: reads, writes, read-only, reattach (one boot)
-#   make bench-usb          the same, then a sequential read against QEMU's own usb-storage on the same image
+#   make bench-usb          the same, then sequential reads and writes against QEMU's own usb-storage (image copies)
 # Extra harness options: make test-qemu-webdav E2E_ARGS='--keep -v'
 
 RYLL_VM_DIR ?= target/testvm

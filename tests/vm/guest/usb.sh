@@ -13,6 +13,8 @@
 #   raw-write        write one block of the raw disk (block 2047) and fsync: USB RAWWRITE status=N
 #   dd-read MIB [VENDOR]  read MIB MiB of the raw disk (that vendor's), page cache dropped first: USB DDREAD
 #                    bytes=N ms=N
+#   dd-write MIB [VENDOR]  write MIB MiB (the same random bytes each time) to the raw disk at MIB MiB in, with
+#                    fsync: USB DDWRITE status=N ms=N
 #   wait-gone        wait (at most 60 s) until the disk is gone: USB GONE | USB ERROR
 #   quit             power off
 
@@ -123,6 +125,16 @@ while [ $quit = 0 ]; do
                 n=$(dd if="/dev/$disk" bs=1048576 count="$a1" 2>>"$DBG" | wc -c)
                 t1=$(now_ms)
                 say "USB DDREAD bytes=$n ms=$((t1 - t0))"
+                ;;
+            dd-write)
+                [ -n "$a2" ] && find_disk "$a2"
+                [ -f /tmp/wbuf ] || dd if=/dev/urandom of=/tmp/wbuf bs=1048576 count="$a1" 2>>"$DBG"
+                sync
+                t0=$(now_ms)
+                dd if=/tmp/wbuf of="/dev/$disk" bs=1048576 count="$a1" seek="$a1" conv=fsync 2>>"$DBG"
+                st=$?
+                t1=$(now_ms)
+                say "USB DDWRITE status=$st ms=$((t1 - t0))"
                 ;;
             wait-gone)
                 i=0
