@@ -15,7 +15,9 @@ const MAX_WIDTH: f32 = 640.0;
 pub fn ui(ui: &mut Ui, state: &SessionState) {
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         ui.vertical_centered(|ui| {
-            ui.set_max_width(MAX_WIDTH);
+            // Never wider than the central area: with both side panels open it is narrower than MAX_WIDTH, and a
+            // wider centred column would be cut on both sides.
+            ui.set_max_width(MAX_WIDTH.min(ui.available_width()));
             ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| {
                 ui.add_space(16.0);
                 header(ui, state);
@@ -27,7 +29,7 @@ pub fn ui(ui: &mut Ui, state: &SessionState) {
                 ui.label(
                     RichText::new(
                         "The guest's screen appears here once the server sends it. The Traffic panel lists the \
-                         channels; folder sharing is in the Shared Folders panel.",
+                         channels; folder sharing and USB disks are in their side panels.",
                     )
                     .weak(),
                 );
