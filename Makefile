@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 10
 FUZZ_TARGETS := link_reply message_header vmc_port mux_demux share_paths share_protect remembered_shares \
 	windows_names usbredir usb_storage bitmap lz lz4 glz zlib_glz jpeg quic display_messages canvas_messages \
-	cursor_messages
+	cursor_messages headless_commands
 
 .PHONY: help deps build test test-window lint fmt fuzz-build fuzz-smoke fuzz screenshot screenshot-usb bench \
 	bench-quick bench-wan bench-wan-quick
