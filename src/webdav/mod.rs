@@ -13,6 +13,7 @@
 //! - [`share_stats`], [`unread_body`], [`sharefs`]: live statistics, draining unread bodies, the share's filesystem.
 
 pub mod bodies;
+pub mod coalesce;
 mod dispatch;
 pub mod methods;
 pub mod mux;

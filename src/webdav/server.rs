@@ -112,6 +112,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::bodies::{CheckedBody, ShareBody};
+use super::coalesce::Coalesced;
 use super::dispatch::{dispatch, internal_error, refuse_and_close, View};
 use super::methods::dav_methods;
 use super::named::{check_shares, NamedShare, ShareInfo, ShareNameError};
@@ -436,7 +437,10 @@ impl ShareServer {
             let server = server.clone();
             let pace = Arc::clone(&body_pace);
             let watch = Arc::clone(&conn_watch);
-            async move { Ok::<_, Infallible>(server.handle_on(req, Some(watch)).await.map(|body| body.paced(pace))) }
+            async move {
+                let response = server.handle_on(req, Some(watch)).await;
+                Ok::<_, Infallible>(response.map(|body| Coalesced::new(body.paced(pace))))
+            }
         });
         let mut retired = self.inner.retired.subscribe();
         let conn = http1::Builder::new()
