@@ -180,6 +180,21 @@ fn the_window_drives_a_real_guest() {
     for one_to_one in [true, false] {
         let view = if one_to_one { w.resize_one_to_one(SIDE_PANEL) } else { w.resize(SIDE_PANEL + 500, 560) };
         assert_eq!(view.one_to_one(), one_to_one, "{view:?}");
+        // The guest starts reading a hot-plugged device a moment after it appears (and TCG makes that moment
+        // long): move over the surface until the tablet's events arrive, so the first click is not lost.
+        let (wx, wy, _, _) = w.geometry();
+        let centre = view.window_pixel(sw / 2, sh / 2);
+        let start = input_guest::events(&guest.serial(3)).len();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        for wiggle in (0..).map(|i| i % 2 * 4) {
+            if input_guest::events(&guest.serial(3)).len() > start {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no pointer event from the hot-plugged tablet");
+            let (x, y) = (wx + centre.0 + wiggle, wy + centre.1);
+            w.xdotool(&["mousemove", "--sync", &x.to_string(), &y.to_string()]);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
         let before = input_guest::events(&guest.serial(3)).len();
         let mut aimed = Vec::new();
         for (px, py) in [(100u32, 50u32), (sw - 20, sh - 10), (sw / 3, sh / 2)] {
