@@ -54,7 +54,11 @@ pub fn ui(ui: &mut Ui, toggles: &mut PanelToggles, state: &SessionState, totals:
             Connection::Starting | Connection::Connecting(_) => Tone::Waiting,
         };
         style::dot(ui, tone);
-        ui.label(state.connection_summary());
+        // The channel count goes to the tooltip: with every toggle and the input status the bar is full, and the
+        // byte counters on the right must not be overdrawn.
+        let summary = state.connection_summary();
+        let short = summary.split(", ").next().unwrap_or(&summary).to_string();
+        ui.label(short).on_hover_text(summary);
         if state.share_layer() == ShareLayer::Sharing {
             ui.separator();
             ui.label("sharing");
