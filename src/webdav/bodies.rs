@@ -126,13 +126,7 @@ where
     }
 
     fn size_hint(&self) -> SizeHint {
-        let mut hint = self.inner.size_hint();
-        let extra = u64::try_from(self.gathered.len()).unwrap_or(u64::MAX);
-        hint.set_lower(hint.lower().saturating_add(extra));
-        if let Some(upper) = hint.upper() {
-            hint.set_upper(upper.saturating_add(extra));
-        }
-        hint
+        super::coalesce::plus_held(self.inner.size_hint(), self.gathered.len())
     }
 }
 

@@ -117,14 +117,18 @@ impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for Coalesced<B> {
     }
 
     fn size_hint(&self) -> SizeHint {
-        let mut hint = self.inner.size_hint();
-        let held = u64::try_from(self.joined.len()).unwrap_or(u64::MAX);
-        hint.set_lower(hint.lower().saturating_add(held));
-        if let Some(upper) = hint.upper() {
-            hint.set_upper(upper.saturating_add(held));
-        }
-        hint
+        plus_held(self.inner.size_hint(), self.joined.len())
     }
+}
+
+/// `hint` of an inner body, grown by the `held` bytes a wrapper took from it and has not handed out yet.
+pub(super) fn plus_held(mut hint: SizeHint, held: usize) -> SizeHint {
+    let held = u64::try_from(held).unwrap_or(u64::MAX);
+    hint.set_lower(hint.lower().saturating_add(held));
+    if let Some(upper) = hint.upper() {
+        hint.set_upper(upper.saturating_add(held));
+    }
+    hint
 }
 
 #[cfg(test)]
