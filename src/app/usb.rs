@@ -56,11 +56,6 @@ impl UsbPanel {
         }
     }
 
-    /// Whether a confirmation is showing.
-    pub fn confirming(&self) -> bool {
-        self.pending.is_some()
-    }
-
     /// Draws the panel's content.
     pub fn ui(&mut self, ui: &mut Ui, state: &SessionState, usb: &UsbShared, clock: Clock) {
         if let Some(path) = self.picker.poll() {

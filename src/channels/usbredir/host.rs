@@ -107,7 +107,8 @@ impl Host {
     /// Opens `disk`; the guest is told at the next [`Host::connect`] (or at its hello).
     pub(super) async fn attach(&mut self, disk: UsbDisk) {
         let name = &self.channel.name;
-        if let Some(image) = self.shared.view(self.channel.id).and_then(|v| v.image).filter(|_| self.device.is_some()) {
+        if self.device.is_some() {
+            let image = self.shared.view(self.channel.id).and_then(|v| v.image).unwrap_or_default();
             let why = format!("{} already has {} attached; detach it first", name, image.display());
             self.shared.failed(self.channel.id, why);
             return;
