@@ -28,8 +28,6 @@ use tokio::sync::mpsc;
 pub const MAX_DISPLAY_MESSAGE: u32 = (64 << 20) + 4096;
 /// Messages queued for the decoding thread before the read loop waits.
 const DECODE_QUEUE: usize = 64;
-/// Pixmap cache and GLZ dictionary ids announced in DISPLAY_INIT (one of each per session).
-const CACHE_ID: u8 = 1;
 
 /// What a display channel needs besides its socket.
 pub struct DisplayContext {
@@ -43,37 +41,56 @@ pub struct DisplayContext {
     pub images: SessionImages,
     /// Where to publish the primary surface (display channel 0 only).
     pub publish: Option<Arc<DisplayShared>>,
-    /// How many display channels run: the first to link starts the server's caches afresh, so ours are cleared.
-    pub running: Arc<Mutex<usize>>,
+    /// The display channels that run: the first to link starts the caches afresh on both sides.
+    pub running: Arc<Mutex<RunningDisplays>>,
     /// The session's multimedia clock, for stream reports.
     pub clock: Arc<MmClock>,
 }
 
+/// The session's running display channels, and the pixmap cache and GLZ dictionary id they announce in
+/// DISPLAY_INIT (the same for all of them, as the caches are shared).
+///
+/// spice-server keeps one pixmap cache and one GLZ dictionary per client and id, for as long as a display channel
+/// of that client holds them. A relink that reaches the server before it has let go of the broken channel would
+/// find the old ones, full of images the client has just dropped. So a display channel that links while no other
+/// runs announces a new id: both sides start empty, however the server's teardown and the relink interleave.
+#[derive(Debug, Default)]
+pub struct RunningDisplays {
+    count: usize,
+    cache_id: u8,
+}
+
 /// Counts a running display channel for as long as it lives.
-struct Running(Arc<Mutex<usize>>);
+struct Running(Arc<Mutex<RunningDisplays>>);
 
 impl Running {
-    /// Counts one more; `true` if it is the only one.
-    fn enter(count: &Arc<Mutex<usize>>) -> (Self, bool) {
-        let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
-        *n += 1;
-        (Running(count.clone()), *n == 1)
+    /// Counts one more; `true` if it is the only one, and the cache id to announce (a new one when alone: 1 to
+    /// 255, then 1 again).
+    fn enter(displays: &Arc<Mutex<RunningDisplays>>) -> (Self, bool, u8) {
+        let mut d = displays.lock().unwrap_or_else(|e| e.into_inner());
+        d.count += 1;
+        let alone = d.count == 1;
+        if alone {
+            d.cache_id = d.cache_id % u8::MAX + 1;
+        }
+        (Running(displays.clone()), alone, d.cache_id)
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let mut n = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *n = n.saturating_sub(1);
+        let mut d = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        d.count = d.count.saturating_sub(1);
     }
 }
 
-/// The messages that open a display channel: DISPLAY_INIT, then PREFERRED_COMPRESSION if one is asked for.
-pub fn opening_messages(compression: Option<ImageCompression>) -> Vec<Outgoing> {
+/// The messages that open a display channel: DISPLAY_INIT with the session's cache id, then
+/// PREFERRED_COMPRESSION if one is asked for.
+pub fn opening_messages(compression: Option<ImageCompression>, cache_id: u8) -> Vec<Outgoing> {
     let init = DisplayInit {
-        pixmap_cache_id: CACHE_ID,
+        pixmap_cache_id: cache_id,
         pixmap_cache_size: PIXMAP_CACHE_PIXELS.into(),
-        glz_dictionary_id: CACHE_ID,
+        glz_dictionary_id: cache_id,
         glz_dictionary_window_size: GLZ_WINDOW_PIXELS as i32,
     };
     let mut out = Vec::with_capacity(2);
@@ -90,13 +107,14 @@ pub async fn run_display<R: AsyncRead + Unpin + Send>(
     writer: WriterHandle,
     ctx: DisplayContext,
 ) -> ChannelEnd {
-    let (_running, alone) = Running::enter(&ctx.running);
+    let (_running, alone, cache_id) = Running::enter(&ctx.running);
     if alone {
-        // A display channel linking with no other one running meets a server with fresh caches (a relink, a
-        // reconnection): images kept from before would be found under ids the server now uses for others.
+        // A display channel linking with no other one running (a relink, a reconnection) announces a new cache id,
+        // so the server starts fresh caches: images kept from before would be found under ids it now uses for
+        // others.
         ctx.images.clear();
     }
-    for m in opening_messages(ctx.compression) {
+    for m in opening_messages(ctx.compression, cache_id) {
         if writer.data.send(m).await.is_err() {
             return ChannelEnd::Closed(None);
         }
@@ -331,5 +349,45 @@ impl Worker {
         if let Some(ev) = event {
             let _ = self.events.blocking_send(SessionEvent::Display(ev));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_display_channel_linking_alone_announces_a_new_cache_id() {
+        let displays = Arc::new(Mutex::new(RunningDisplays::default()));
+        let (first, alone, id) = Running::enter(&displays);
+        assert!(alone);
+        assert_eq!(id, 1);
+        // A second display channel shares the caches of the first.
+        let (second, alone, id) = Running::enter(&displays);
+        assert!(!alone);
+        assert_eq!(id, 1);
+        drop(first);
+        drop(second);
+        // A relink once none runs: new server-side caches.
+        let (again, alone, id) = Running::enter(&displays);
+        assert!(alone);
+        assert_eq!(id, 2);
+        drop(again);
+        displays.lock().unwrap().cache_id = u8::MAX;
+        assert_eq!(Running::enter(&displays).2, 1, "ids wrap past 255 to 1, never 0");
+    }
+
+    #[test]
+    fn display_init_carries_the_cache_id() {
+        let out = opening_messages(Some(ImageCompression::Lz4), 7);
+        assert_eq!(out.len(), 2);
+        let init = DisplayInit {
+            pixmap_cache_id: 7,
+            pixmap_cache_size: PIXMAP_CACHE_PIXELS.into(),
+            glz_dictionary_id: 7,
+            glz_dictionary_window_size: GLZ_WINDOW_PIXELS as i32,
+        };
+        let want = Outgoing::from_pair(init.encode().unwrap());
+        assert_eq!(format!("{:?}", out[0]), format!("{want:?}"));
     }
 }

@@ -4,7 +4,7 @@
 use super::table::{ChannelContext, ChannelFuture, ChannelKind, LinkedChannel};
 use super::{DisplayEvent, SessionEvent};
 use crate::canvas::{Area, SessionImages};
-use crate::channels::display::{run_display, DisplayContext, MAX_DISPLAY_MESSAGE};
+use crate::channels::display::{run_display, DisplayContext, RunningDisplays, MAX_DISPLAY_MESSAGE};
 use crate::codecs::Pixels;
 use crate::protocol::caps::Caps;
 use crate::protocol::constants::{
@@ -201,13 +201,13 @@ pub(crate) struct DisplayKind {
     images: SessionImages,
     shared: Arc<DisplayShared>,
     clock: Arc<MmClock>,
-    running: Arc<Mutex<usize>>,
+    running: Arc<Mutex<RunningDisplays>>,
 }
 
 impl DisplayKind {
     pub(crate) fn new(config: DisplayConfig, shared: Arc<DisplayShared>, clock: Arc<MmClock>) -> Self {
         let images = SessionImages::new(PIXMAP_CACHE_PIXELS.into(), GLZ_WINDOW_PIXELS.into());
-        DisplayKind { config, images, shared, clock, running: Arc::new(Mutex::new(0)) }
+        DisplayKind { config, images, shared, clock, running: Arc::default() }
     }
 }
 
