@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_e2e import REPO, Results, SerialLog, free_port, log, stop_process  # noqa: E402
+from cut_proxy import DISPLAY, CutProxy  # noqa: E402
 
 WIDTH, HEIGHT, BAND_ROWS = 1024, 768, 256
 STREAM_FRAMES, STREAM_LEAD, STREAM = 60, 2.0, "stream"
@@ -119,7 +120,10 @@ def newc(files: dict[str, bytes], dirs: list[str]) -> bytes:
 
 def pictures_initrd(vm_dir: Path, out: Path) -> tuple[bytes, bytes]:
     still, mirrored = band(False), band(True)
-    extra = newc({"ryll/display/band.raw": still, "ryll/display/frames.raw": mirrored + still}, ["ryll/display"])
+    # block.raw: 100 full rows of red, then 100 of green (the benchmark's key-to-screen block).
+    block = bytes((0, 0, 255, 0)) * (WIDTH * 100) + bytes((0, 255, 0, 0)) * (WIDTH * 100)
+    extra = newc({"ryll/display/band.raw": still, "ryll/display/frames.raw": mirrored + still,
+                  "ryll/display/block.raw": block}, ["ryll/display"])
     base = (vm_dir / "initramfs.cpio").read_bytes()
     out.write_bytes(base + b"\0" * (-len(base) % 4) + extra)
     return still, mirrored
@@ -310,18 +314,25 @@ class Step:
 
     def __init__(self, name: str, pref: str, before: tuple[str, ...] = (), lead: float = 0.0,
                  after: tuple[str, ...] = ("draw",), done: str = "DISPLAY DRAWN", expect: str = "",
-                 qmp: str = "", logged: str = "") -> None:
+                 qmp: str = "", logged: str = "", cut: str | float | None = None,
+                 after_cut: tuple[str, ...] = ()) -> None:
         self.name, self.pref, self.before, self.lead = name, pref, before, lead
         self.after, self.done, self.expect = after, done, expect
         # A QMP command run once ryll has its first frame, and the line ryll must then log before the guest draws.
         self.qmp, self.logged = qmp, logged
+        # A session relayed by CutProxy whose display connection is reset once the guest said `cut` (a line) or
+        # `cut` seconds after the `after` commands; once ryll has linked the channel again, the guest runs
+        # `after_cut` and the session goes on to `done`.
+        self.cut, self.after_cut = cut, after_cut
 
 
 def session(args: argparse.Namespace, guest: DisplayGuest, step: Step, results: Results, lossy: bool) -> None:
     check = f"{guest.name}.{step.name}"
     shot, dump = guest.dir / f"ryll-{step.name}.png", guest.dir / f"screendump-{step.name}.png"
-    cmd = [str(args.ryll), "--direct", f"127.0.0.1:{guest.port}", "--screenshot", str(shot),
-           "--settle-ms", "3000", "--screenshot-timeout", str(args.session_timeout)]
+    proxy = CutProxy(guest.port) if step.cut is not None else None
+    port = proxy.port if proxy else guest.port
+    cmd = [str(args.ryll), "--direct", f"127.0.0.1:{port}", "--screenshot", str(shot),
+           "--settle-ms", "3000" if proxy is None else "6000", "--screenshot-timeout", str(args.session_timeout)]
     if step.pref != "none":
         cmd += ["--image-compression", step.pref]
     env = {k: v for k, v in os.environ.items() if k not in ("RYLL_PASSWORD", "SPICE_PROXY")}
@@ -334,14 +345,17 @@ def session(args: argparse.Namespace, guest: DisplayGuest, step: Step, results: 
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
     try:
-        watch(args, guest, step, results, lossy, proc, err_path, check, shot, dump)
+        watch(args, guest, step, results, lossy, proc, err_path, check, shot, dump, proxy)
     finally:
         if proc.poll() is None:
             stop_process(proc)
+        if proxy:
+            proxy.close()
 
 
 def watch(args: argparse.Namespace, guest: DisplayGuest, step: Step, results: Results, lossy: bool,
-          proc: subprocess.Popen, err_path: Path, check: str, shot: Path, dump: Path) -> None:
+          proc: subprocess.Popen, err_path: Path, check: str, shot: Path, dump: Path,
+          proxy: CutProxy | None) -> None:
     deadline = time.monotonic() + args.session_timeout
     while b"first full frame" not in err_path.read_bytes():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -360,6 +374,12 @@ def watch(args: argparse.Namespace, guest: DisplayGuest, step: Step, results: Re
         results.add(f"{check}.logged", "PASS", step.logged)
     for c in step.after:
         guest.send(c)
+    if proxy:
+        if not cut_display(args, guest, step, results, proc, err_path, check, proxy):
+            stop_process(proc)
+            return
+        for c in step.after_cut:
+            guest.send(c)
     if not (line := guest.wait_line(step.done, args.session_timeout)) or line.startswith("DISPLAY ERROR"):
         stop_process(proc)
         results.add(check, "FAIL", f"the guest did not finish ({step.done}): {line}")
@@ -387,6 +407,33 @@ def watch(args: argparse.Namespace, guest: DisplayGuest, step: Step, results: Re
         images += f" ({frames.group(1)} video frames drawn)"
     results.ok(check, ok and refused == 0, detail + (f"; {refused} refusals logged" if refused else ""))
     results.add(f"{check}.images", "INFO", images)
+
+
+def cut_display(args: argparse.Namespace, guest: DisplayGuest, step: Step, results: Results,
+                proc: subprocess.Popen, err_path: Path, check: str, proxy: CutProxy) -> bool:
+    """Resets ryll's display connection at the step's moment; true once ryll has linked the channel again."""
+    if isinstance(step.cut, str):
+        if not (line := guest.wait_line(step.cut, args.session_timeout)) or line.startswith("DISPLAY ERROR"):
+            results.add(check, "FAIL", f"the guest did not finish ({step.cut}) before the cut: {line}")
+            return False
+    else:
+        time.sleep(step.cut or 0.0)
+    if proc.poll() is not None:
+        results.add(check, "FAIL", f"ryll exited (status {proc.returncode}) before the cut; see {err_path}")
+        return False
+    cut_at = time.monotonic()
+    if (n := proxy.cut(DISPLAY)) != 1:
+        results.add(check, "FAIL", f"{n} display connections to cut, want 1")
+        return False
+    deadline = cut_at + 30
+    while proxy.links(DISPLAY) < 2 or b"relinking" not in err_path.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            results.add(f"{check}.relinked", "FAIL", f"ryll did not link the display channel again; see {err_path}")
+            return False
+        time.sleep(0.05)
+    results.add(f"{check}.relinked", "PASS",
+                f"display connection reset; ryll linked it again {time.monotonic() - cut_at:.2f} s later")
+    return True
 
 
 def boot(args: argparse.Namespace, run_dir: Path, results: Results, name: str, device: str, spice: str,
@@ -444,6 +491,14 @@ STREAMS = [
     Step("mid-stream", "none", before=(f"animate {3 * STREAM_FRAMES}",), lead=STREAM_LEAD, after=(),
          done="DISPLAY ANIMATED", expect=STREAM),
 ]
+# ryll's own session relinking its display channel (the connection reset by CutProxy), with GLZ asked for so the
+# server's dictionary and ryll's must agree across the relink: "relink" after the still screen is drawn (then it is
+# drawn again: the same pictures as new GLZ images), "relink-stream" in the middle of an MJPEG stream.
+RELINKS = [
+    Step("relink", "glz", cut="DISPLAY DRAWN", after_cut=("draw",)),
+    Step("relink-stream", "glz", after=("draw", f"animate {3 * STREAM_FRAMES}"), cut=STREAM_LEAD + 3.0,
+         done="DISPLAY ANIMATED", expect=STREAM),
+]
 # "hotplug" (last: the second qxl stays): a qxl added with QMP device_add while ryll is linked; ryll must link its
 # display channel and get the 1024×768 surface the guest's qxl driver sets on it.
 HOTPLUG = Step("hotplug", "none", qmp='{"execute":"device_add","arguments":{"driver":"qxl","id":"qxl1"}}',
@@ -456,7 +511,8 @@ BOOTS = {
     # A full-HD screen: the first frame's size in the issue's benchmark, and pixel-exact like the others.
     "std-1080": ("std", "image-compression=auto_glz", still(["none", "lz4"]), False),
     "std": ("std", "image-compression=auto_glz", still(PREFERENCES), False),
-    "qxl": ("qxl", "image-compression=auto_glz,streaming-video=all", still(PREFERENCES) + STREAMS + [HOTPLUG],
+    "qxl": ("qxl", "image-compression=auto_glz,streaming-video=all", still(PREFERENCES) + STREAMS + RELINKS +
+            [HOTPLUG],
             False),
     "virtio": ("virtio", "image-compression=auto_glz", still(PREFERENCES), False),
     # Under auto-glz the server picks JPEG or GLZ by how gradual each strip looks (which strips the driver's
@@ -467,7 +523,7 @@ BOOTS = {
 # --quick (CI): the sessions run of each boot.
 QUICK = {
     "std": ("none", "lz4"),
-    "qxl": ("none", "off", "quic", "glz", "lz", "lz4", "stream", "mid-stream", "hotplug"),
+    "qxl": ("none", "off", "quic", "glz", "lz", "lz4", "stream", "mid-stream", "relink", "relink-stream", "hotplug"),
     "virtio": ("none", "lz4"),
     "qxl-jpeg": ("none", "quic"),
 }
