@@ -8,6 +8,7 @@
 #   make bench-first-frame  the first frame at 1920×1080: ryll --screenshot against spicy-screenshot (7 runs each)
 #   make test-vm-usb        ryll's --usb-disk through usb-redir: reads, writes, read-only, reattach (one boot)
 #   make bench-usb          the same, then sequential reads and writes against QEMU's own usb-storage (image copies)
+#   make bench-desktop      ryll's window against spicy on one qxl guest: CPU idle, scrolling, animating; key to screen
 # Extra harness options: make test-qemu-webdav E2E_ARGS='--keep -v'
 
 RYLL_VM_DIR ?= target/testvm
@@ -16,7 +17,7 @@ E2E_ARGS ?=
 E2E_RUN = $(E2E_PYTHON) tests/vm/run_e2e.py --no-build --vm-dir $(RYLL_VM_DIR)
 
 .PHONY: testvm test-qemu-webdav test-qemu-webdav-baseline demo test-kerbside test-vm-display bench-first-frame \
-	test-vm-usb bench-usb
+	test-vm-usb bench-usb bench-desktop bench-desktop-quick
 
 testvm:
 	RYLL_VM_DIR=$(RYLL_VM_DIR) bash tests/vm/build-image.sh
@@ -64,3 +65,15 @@ test-vm-usb: deps testvm
 bench-usb: deps testvm
 	$(if $(filter target/release/ryll,$(RYLL_BIN)),cargo build --release --bin ryll)
 	$(E2E_PYTHON) tests/vm/run_usb.py --vm-dir $(RYLL_VM_DIR) --ryll $(RYLL_BIN) --bench $(USB_ARGS)
+
+# ryll's window against spice-gtk's spicy, each in its own Xvfb, taking turns on one qxl guest
+# (tests/vm/run_display_bench.py): CPU while idle, scrolling and animating, and key press to screen.
+# DESKTOP_ARGS=--quick is CI's smoke run (one turn each, short phases, no timing checks).
+DESKTOP_ARGS ?=
+bench-desktop: deps testvm
+	$(if $(filter target/release/ryll,$(RYLL_BIN)),cargo build --release --bin ryll)
+	$(E2E_PYTHON) tests/vm/run_display_bench.py --vm-dir $(RYLL_VM_DIR) --ryll $(RYLL_BIN) $(DESKTOP_ARGS)
+
+bench-desktop-quick: deps testvm
+	$(if $(filter target/release/ryll,$(RYLL_BIN)),cargo build --release --bin ryll)
+	$(E2E_PYTHON) tests/vm/run_display_bench.py --vm-dir $(RYLL_VM_DIR) --ryll $(RYLL_BIN) --quick $(DESKTOP_ARGS)

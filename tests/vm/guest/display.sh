@@ -7,6 +7,12 @@
 # says DISPLAY WAITING and takes commands on the virtio port "ryll.ctl" (one a line):
 #   draw        clear the console, write the text and the band, then say DISPLAY DRAWN
 #   animate N   write the band N times, alternately mirrored and not (frames.raw), then say DISPLAY ANIMATED N
+#   animate-for S   the same for S seconds, then say DISPLAY ANIMATED S s
+#   scroll S    print numbered lines of text on tty1 for S seconds (the console scrolls), then say DISPLAY SCROLLED
+#   keys N      say DISPLAY KEYS READY, then on each key press the keyboard reports, fill rows 100-199 with the next
+#               colour of block.raw (red, green, ...); after N presses say DISPLAY KEYS N
+#   get PATH [video]  GET PATH from the share with curl, alone or while the band is redrawn about ten times a
+#               second (a video), then say DISPLAY GET <seconds> <http status> <bytes>
 #   quit        power off
 
 # shellcheck source=lib.sh
@@ -67,6 +73,82 @@ draw() {
         say "DISPLAY ERROR dd: $(ls -l /ryll/display 2>&1)"
 }
 
+# The benchmark's loads (tests/vm/run_display_bench.py).
+animate_for() { # SECONDS
+    _end=$(($(cut -d. -f1 /proc/uptime) + $1))
+    _i=0
+    while [ "$(cut -d. -f1 /proc/uptime)" -lt $_end ]; do
+        dd if=/ryll/display/frames.raw of=/dev/fb0 bs=1048576 count=1 skip=$((_i % 2)) seek=2 conv=notrunc \
+            2>>"$DBG"
+        _i=$((_i + 1))
+    done
+    say "DISPLAY ANIMATED $1 s ($_i frames)"
+}
+
+scroll() { # SECONDS
+    _end=$(($(cut -d. -f1 /proc/uptime) + $1))
+    _i=0
+    printf '\033[H\033[2J' >$tty
+    while [ "$(cut -d. -f1 /proc/uptime)" -lt $_end ]; do
+        printf 'line %06d: the quick brown fox jumps over the lazy dog, THE QUICK BROWN FOX 0123456789\n' $_i >$tty
+        _i=$((_i + 1))
+    done
+    say "DISPLAY SCROLLED $1 s ($_i lines)"
+}
+
+# One read of the keyboard's event device returns the whole events waiting (24 bytes each: time, type, code,
+# value); each key press (type 1, value 1) fills the block with the next colour.
+keys() { # N
+    _kbd=""
+    for _d in /sys/class/input/event*; do
+        case $(cat "$_d/device/name" 2>/dev/null) in *keyboard*) _kbd=/dev/input/${_d##*/} ;; esac
+    done
+    if [ -z "$_kbd" ]; then
+        say "DISPLAY ERROR no keyboard event device"
+        return
+    fi
+    exec 4<"$_kbd"
+    say "DISPLAY KEYS READY"
+    _i=0
+    while [ $_i -lt "$1" ]; do
+        _n=$(dd bs=2400 count=1 <&4 2>/dev/null | od -An -v -tx1 -w24 |
+            awk '$17 == "01" && $18 == "00" && $21 == "01" { n++ } END { print n + 0 }')
+        [ "$_n" -gt 0 ] || continue
+        _i=$((_i + _n))
+        dd if=/ryll/display/block.raw of=/dev/fb0 bs=409600 count=1 skip=$((_i % 2)) seek=1 conv=notrunc \
+            2>>"$DBG"
+    done
+    exec 4<&-
+    say "DISPLAY KEYS $1"
+}
+
+get() { # PATH [video]
+    if ! wait_dav 60; then
+        say "DISPLAY GET 0 000 0"
+        return
+    fi
+    _stop=/tmp/video.stop
+    rm -f $_stop
+    _v=""
+    if [ "${2:-}" = video ]; then
+        (
+            _i=0
+            while [ ! -e $_stop ]; do
+                dd if=/ryll/display/frames.raw of=/dev/fb0 bs=1048576 count=1 skip=$((_i % 2)) seek=2 \
+                    conv=notrunc 2>>"$DBG"
+                _i=$((_i + 1))
+                sleep 0.1
+            done
+        ) &
+        _v=$!
+    fi
+    _got=$(curl -s -o /dev/null -w '%{time_total} %{http_code} %{size_download}' --connect-timeout 10 \
+        --max-time 900 "$DAV/$1" 2>>"$DBG" || echo "0 000 0")
+    touch $_stop
+    [ -z "$_v" ] || wait "$_v"
+    say "DISPLAY GET $_got"
+}
+
 # Commands from the host on the virtio port named ryll.ctl.
 ctl=""
 for p in /sys/class/virtio-ports/*; do
@@ -95,6 +177,13 @@ while [ $quit = 0 ]; do
                     i=$((i + 1))
                 done
                 say "DISPLAY ANIMATED $arg"
+                ;;
+            animate-for) animate_for "$arg" ;;
+            scroll) scroll "$arg" ;;
+            keys) keys "$arg" ;;
+            get)
+                # shellcheck disable=SC2086 # PATH and its option
+                get $arg
                 ;;
             quit)
                 quit=1
