@@ -118,6 +118,14 @@ def newc(files: dict[str, bytes], dirs: list[str]) -> bytes:
     return bytes(out)
 
 
+def guest_kernel(vm_dir: Path) -> Path:
+    """The test VM's kernel in vm_dir, or exit naming make testvm."""
+    kernel = next((vm_dir / k for k in ("vmlinux", "bzImage") if (vm_dir / k).is_file()), None)
+    if kernel is None:
+        raise SystemExit(f"no guest kernel in {vm_dir}: run make testvm")
+    return kernel
+
+
 def pictures_initrd(vm_dir: Path, out: Path) -> tuple[bytes, bytes]:
     still, mirrored = band(False), band(True)
     # block.raw: 100 full rows of red, then 100 of green (the benchmark's key-to-screen block).
@@ -547,9 +555,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     args.ryll = args.ryll.resolve()
-    args.kernel = next((args.vm_dir / k for k in ("vmlinux", "bzImage") if (args.vm_dir / k).is_file()), None)
-    if args.kernel is None:
-        raise SystemExit(f"no guest kernel in {args.vm_dir}: run make testvm")
+    args.kernel = guest_kernel(args.vm_dir)
     run_dir = Path(tempfile.mkdtemp(prefix="display-", dir=args.vm_dir))
     args.initrd = run_dir / "initrd-display.cpio"
     pictures_initrd(args.vm_dir, args.initrd)

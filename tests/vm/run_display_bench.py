@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_display import DisplayGuest, pictures_initrd  # noqa: E402
+from run_display import DisplayGuest, guest_kernel, pictures_initrd  # noqa: E402
 from run_e2e import REPO, Results, log, stop_process  # noqa: E402
 
 SCREEN = (1600, 1024)
@@ -238,8 +238,6 @@ def turn(args: argparse.Namespace, guest: DisplayGuest, name: str, work: Path) -
         time.sleep(args.settle)  # first frame drawn, the view laid out in its new size
         out: dict[str, object] = {}
         out["idle"] = run_phase(guest, client, f"idle {args.idle}", "", 0)
-        if args.keys_first:
-            out["keys"] = key_latency(guest, client, args.keys, 60)
         out["scroll"] = run_phase(guest, client, f"scroll {args.seconds}", "DISPLAY SCROLLED", args.seconds + 120)
         out["animate"] = run_phase(guest, client, f"animate-for {args.seconds}", "DISPLAY ANIMATED",
                                    args.seconds + 120)
@@ -268,7 +266,6 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: one turn each, 5 s phases, 5 presses, one 64 MiB GET each way")
     ap.add_argument("--guest-timeout", type=int, default=3600)
-    ap.add_argument("--keys-first", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     if args.quick:
@@ -277,9 +274,7 @@ def main(argv: list[str]) -> int:
     for tool in ("Xvfb", "xdotool", "spicy"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is missing: run make deps")
-    args.kernel = next((args.vm_dir / k for k in ("vmlinux", "bzImage") if (args.vm_dir / k).is_file()), None)
-    if args.kernel is None:
-        raise SystemExit(f"no guest kernel in {args.vm_dir}: run make testvm")
+    args.kernel = guest_kernel(args.vm_dir)
     work = Path(tempfile.mkdtemp(prefix="display-bench-", dir=args.vm_dir))
     args.initrd = work / "initrd-display.cpio"
     pictures_initrd(args.vm_dir, args.initrd)
