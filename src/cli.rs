@@ -117,7 +117,8 @@ pub struct Cli {
     pub usb_speed: String,
 
     /// Headless: read commands from standard input, one per line, and answer each on standard output
-    /// (usb-attach CHANNEL PATH [ro], usb-detach CHANNEL, usb-status, quit; see docs/usage.md).
+    /// (usb-attach CHANNEL PATH [ro], usb-detach CHANNEL, usb-status, screenshot PATH, quit; see docs/usage.md).
+    /// Links the display channel, so that screenshot can write the guest's screen at any moment.
     #[arg(long)]
     pub commands: bool,
 
@@ -506,7 +507,7 @@ impl Cli {
             remember: self.remember_config(),
             usb: self.usb_disks()?,
             display: DisplayConfig {
-                enabled: self.screenshot.is_some() || !self.runs_headless(),
+                enabled: self.screenshot.is_some() || self.commands || !self.runs_headless(),
                 compression: self.image_compression.map(ImageCompression::from),
             },
         })

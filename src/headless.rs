@@ -96,7 +96,7 @@ pub async fn run(config: SessionConfig, options: HeadlessOptions) -> ExitCode {
                 match command {
                     Ok(None) => {}
                     Ok(Some(c)) => {
-                        println!("{}", run_command(&c, &handle.shared.usb));
+                        println!("{}", run_command(&c, &handle.shared));
                         if c == Command::Quit && !stopping {
                             stopping = true;
                             handle.disconnect().await;

@@ -8,13 +8,16 @@
 //!                                USB 2.0 high speed with high, for a VM without a USB 3 controller)
 //! usb-detach CHANNEL             detach that channel's disk (flushed and closed)
 //! usb-status                     one line per usbredir channel
+//! screenshot PATH                write the guest's screen as it is now to PATH (PNG), settled or not
 //! quit                           disconnect and exit
 //! ```
 //!
 //! A path may not hold spaces. Parsing ([`parse`]) is pure; [`run`] carries a command out on the session.
 
 use crate::channels::usbredir::{Speed, UsbDisk};
-use crate::session::usb::{UsbShared, UsbView};
+use crate::session::display::DisplayShared;
+use crate::session::usb::UsbView;
+use crate::session::SessionShared;
 use std::path::PathBuf;
 
 /// The longest command line read; longer lines are refused.
@@ -70,6 +73,8 @@ pub enum Command {
     UsbDetach(u8),
     /// `usb-status`.
     UsbStatus,
+    /// `screenshot PATH`.
+    Screenshot(PathBuf),
     /// `quit`.
     Quit,
 }
@@ -102,14 +107,17 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["usb-detach", id] => Command::UsbDetach(channel(Some(id))?),
         ["usb-detach", ..] => return Err("usage: usb-detach CHANNEL".into()),
         ["usb-status"] => Command::UsbStatus,
+        ["screenshot", path] => Command::Screenshot(PathBuf::from(path)),
+        ["screenshot", ..] => return Err("usage: screenshot PATH".into()),
         ["quit"] => Command::Quit,
-        [w, ..] => return Err(format!("unknown command {w:?} (usb-attach, usb-detach, usb-status, quit)")),
+        [w, ..] => return Err(format!("unknown command {w:?} (usb-attach, usb-detach, usb-status, screenshot, quit)")),
     };
     Ok(Some(command))
 }
 
-/// Carries out a USB command; the answer line. `Quit` is the caller's.
-pub fn run(command: &Command, usb: &UsbShared) -> String {
+/// Carries out a command on the session; the answer line. `Quit` is the caller's.
+pub fn run(command: &Command, shared: &SessionShared) -> String {
+    let usb = &shared.usb;
     let asked = |r: Result<(), String>, what: String| match r {
         Ok(()) => format!("ok {what}"),
         Err(e) => format!("error: {e}"),
@@ -132,7 +140,25 @@ pub fn run(command: &Command, usb: &UsbShared) -> String {
             let lines: Vec<String> = views.iter().map(|(id, v)| status_line(*id, v)).collect();
             format!("ok {}", lines.join("; "))
         }
+        Command::Screenshot(path) => screenshot(path, &shared.display),
         Command::Quit => "ok quitting".into(),
+    }
+}
+
+/// Writes the primary surface as it is now: `ok wrote PATH (WxH, N draws, M video frames)`, or why not.
+fn screenshot(path: &std::path::Path, display: &DisplayShared) -> String {
+    let (width, height, pixels, draws, stream_frames) = {
+        let f = display.lock();
+        if f.width == 0 || f.height == 0 {
+            return "error: there is no guest screen yet (no display channel, or no surface drawn)".into();
+        }
+        (f.width, f.height, f.pixels.clone(), f.draws, f.stream_frames)
+    };
+    match crate::screenshot::write_png(path, width, height, &pixels) {
+        Ok(()) => {
+            format!("ok wrote {} ({width}x{height}, {draws} draws, {stream_frames} video frames)", path.display())
+        }
+        Err(e) => format!("error: cannot write {}: {e}", path.display()),
     }
 }
 
@@ -178,6 +204,7 @@ mod tests {
         assert_eq!(parse("usb-detach 1"), Ok(Some(Command::UsbDetach(1))));
         assert_eq!(parse("usb-status"), Ok(Some(Command::UsbStatus)));
         assert_eq!(parse("quit"), Ok(Some(Command::Quit)));
+        assert_eq!(parse("screenshot /tmp/s.png"), Ok(Some(Command::Screenshot("/tmp/s.png".into()))));
         assert_eq!(parse(""), Ok(None));
         assert_eq!(parse("# a comment"), Ok(None));
         for (line, want) in [
@@ -187,6 +214,8 @@ mod tests {
             ("usb-attach 0 a.img rw", "neither ro nor high"),
             ("usb-attach 0 a.img ro high x", "usage"),
             ("usb-detach", "usage"),
+            ("screenshot", "usage"),
+            ("screenshot a b", "usage"),
             ("format c:", "unknown command"),
         ] {
             let err = parse(line).unwrap_err();
@@ -197,13 +226,15 @@ mod tests {
 
     #[test]
     fn commands_on_a_session_without_the_channel_say_why() {
-        let usb = UsbShared::default();
-        let r = run(&Command::UsbDetach(0), &usb);
+        let shared = SessionShared::default();
+        let r = run(&Command::UsbDetach(0), &shared);
         assert!(r.starts_with("error:") && r.contains("not linked"), "{r}");
         let disk = UsbDisk { path: "/nonexistent.img".into(), read_only: false, speed: Speed::Super };
-        let r = run(&Command::UsbAttach(0, disk), &usb);
+        let r = run(&Command::UsbAttach(0, disk), &shared);
         assert!(r.starts_with("error: /nonexistent.img"), "{r}");
-        assert_eq!(run(&Command::UsbStatus, &usb), "ok no usbredir channel");
+        assert_eq!(run(&Command::UsbStatus, &shared), "ok no usbredir channel");
+        let r = run(&Command::Screenshot("/tmp/never.png".into()), &shared);
+        assert!(r.starts_with("error: there is no guest screen"), "{r}");
         let v = UsbView { linked: true, error: Some("boom".into()), ..UsbView::default() };
         assert_eq!(status_line(3, &v), "usb 3 linked no-disk error=boom");
     }

@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_e2e import REPO, Results, SerialLog, free_port, log, stop_process  # noqa: E402
 from cut_proxy import DISPLAY, CutProxy  # noqa: E402
+from live_stream import live_stream  # noqa: E402
 
 WIDTH, HEIGHT, BAND_ROWS = 1024, 768, 256
 STREAM_FRAMES, STREAM_LEAD, STREAM = 60, 2.0, "stream"
@@ -323,7 +324,7 @@ class Step:
     def __init__(self, name: str, pref: str, before: tuple[str, ...] = (), lead: float = 0.0,
                  after: tuple[str, ...] = ("draw",), done: str = "DISPLAY DRAWN", expect: str = "",
                  qmp: str = "", logged: str = "", cut: str | float | None = None,
-                 after_cut: tuple[str, ...] = ()) -> None:
+                 after_cut: tuple[str, ...] = (), live: bool = False) -> None:
         self.name, self.pref, self.before, self.lead = name, pref, before, lead
         self.after, self.done, self.expect = after, done, expect
         # A QMP command run once ryll has its first frame, and the line ryll must then log before the guest draws.
@@ -332,6 +333,8 @@ class Step:
         # `cut` seconds after the `after` commands; once ryll has linked the channel again, the guest runs
         # `after_cut` and the session goes on to `done`.
         self.cut, self.after_cut = cut, after_cut
+        # A live_stream.py session instead (screenshots taken on demand while a stream plays).
+        self.live = live
 
 
 def session(args: argparse.Namespace, guest: DisplayGuest, step: Step, results: Results, lossy: bool) -> None:
@@ -345,6 +348,8 @@ def session(args: argparse.Namespace, guest: DisplayGuest, step: Step, results: 
         cmd += ["--image-compression", step.pref]
     env = {k: v for k, v in os.environ.items() if k not in ("RYLL_PASSWORD", "SPICE_PROXY")}
     env["RYLL_LOG"] = "ryll=debug"
+    if step.live:
+        return live_stream(args, guest, step, results, compare, env)
     for c in step.before:
         guest.send(c)
     time.sleep(step.lead)
@@ -498,6 +503,8 @@ STREAMS = [
          expect=STREAM),
     Step("mid-stream", "none", before=(f"animate {3 * STREAM_FRAMES}",), lead=STREAM_LEAD, after=(),
          done="DISPLAY ANIMATED", expect=STREAM),
+    # "live-stream": screenshots on demand while the stream plays, within the lossy tolerance (live_stream.py).
+    Step("live-stream", "none", live=True),
 ]
 # ryll's own session relinking its display channel (the connection reset by CutProxy), with GLZ asked for so the
 # server's dictionary and ryll's must agree across the relink: "relink" after the still screen is drawn (then it is
@@ -531,7 +538,8 @@ BOOTS = {
 # --quick (CI): the sessions run of each boot.
 QUICK = {
     "std": ("none", "lz4"),
-    "qxl": ("none", "off", "quic", "glz", "lz", "lz4", "stream", "mid-stream", "relink", "relink-stream", "hotplug"),
+    "qxl": ("none", "off", "quic", "glz", "lz", "lz4", "stream", "mid-stream", "live-stream", "relink", "relink-stream",
+            "hotplug"),
     "virtio": ("none", "lz4"),
     "qxl-jpeg": ("none", "quic"),
 }

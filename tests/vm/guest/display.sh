@@ -8,6 +8,8 @@
 #   draw        clear the console, write the text and the band, then say DISPLAY DRAWN
 #   animate N   write the band N times, alternately mirrored and not (frames.raw), then say DISPLAY ANIMATED N
 #   animate-for S   the same for S seconds, then say DISPLAY ANIMATED S s
+#   repeat-for S    write the band unchanged (the still screen's) over and over for S seconds (a stream whose
+#               content stays the still screen's), then say DISPLAY ANIMATED S s
 #   scroll S    print numbered lines of text on tty1 for S seconds (the console scrolls), then say DISPLAY SCROLLED
 #   keys N      say DISPLAY KEYS READY, then on each key press the keyboard reports, fill rows 100-199 with the next
 #               colour of block.raw (red, green, ...); after N presses say DISPLAY KEYS N
@@ -74,12 +76,15 @@ draw() {
 }
 
 # The benchmark's loads (tests/vm/run_display_bench.py).
-animate_for() { # SECONDS
+animate_for() { # SECONDS [same]
     _end=$(($(cut -d. -f1 /proc/uptime) + $1))
     _i=0
+    # frames.raw holds the mirrored band, then the still one.
+    _step=2
+    [ "${2:-}" = same ] && _step=1
     while [ "$(cut -d. -f1 /proc/uptime)" -lt $_end ]; do
-        dd if=/ryll/display/frames.raw of=/dev/fb0 bs=1048576 count=1 skip=$((_i % 2)) seek=2 conv=notrunc \
-            2>>"$DBG"
+        dd if=/ryll/display/frames.raw of=/dev/fb0 bs=1048576 count=1 skip=$((1 - _i % _step)) seek=2 \
+            conv=notrunc 2>>"$DBG"
         _i=$((_i + 1))
     done
     say "DISPLAY ANIMATED $1 s ($_i frames)"
@@ -179,6 +184,7 @@ while [ $quit = 0 ]; do
                 say "DISPLAY ANIMATED $arg"
                 ;;
             animate-for) animate_for "$arg" ;;
+            repeat-for) animate_for "$arg" same ;;
             scroll) scroll "$arg" ;;
             keys) keys "$arg" ;;
             get)

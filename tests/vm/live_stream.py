@@ -1,0 +1,78 @@
+"""The `live-stream` session of tests/vm/run_display.py: ryll's screen checked *while* an MJPEG stream plays.
+
+The guest redraws its picture band with the same picture over and over (`repeat-for`), so spice-server makes it
+an MJPEG stream although the screen's content stays what the still screen shows. ryll runs headless with
+`--commands` (the display channel linked, decoded on its own task); twice during the stream the harness asks it
+for `screenshot PATH` and takes a QMP screendump: each must be within run_display's lossy tolerance of the
+screendump (the band arrives as JPEG frames: never exact), and ryll's count of video frames drawn must have grown
+between the two (the stream was running at both moments).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from run_e2e import Results, stop_process
+
+# How long the guest repeats the band, and when the two screenshots are taken (seconds after it starts: the
+# server needs a few frames to decide that the area is a video, and spice-server's TCG guest draws ~10 a second).
+REPEAT_SECONDS = 14
+SHOT_TIMES = (5.0, 9.0)
+
+
+def live_stream(args, guest, step, results: Results, compare, env: dict[str, str]) -> None:
+    check = f"{guest.name}.{step.name}"
+    log_path = guest.dir / f"ryll-{step.name}.log"
+    guest.send("draw")
+    if not (line := guest.wait_line("DISPLAY DRAWN", args.session_timeout)) or line.startswith("DISPLAY ERROR"):
+        results.add(check, "FAIL", f"the guest did not draw its still screen: {line}")
+        return
+    cmd = [str(args.ryll), "--direct", f"127.0.0.1:{guest.port}", "--commands"]
+    with open(log_path, "wb") as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, text=True,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + args.session_timeout
+        while b"first full frame" not in log_path.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                results.add(check, "FAIL", f"ryll had no first frame (exit {proc.returncode}); see {log_path}")
+                return
+            time.sleep(0.2)
+        guest.send(f"repeat-for {REPEAT_SECONDS}")
+        start = time.monotonic()
+        frames = []
+        for i, at in enumerate(SHOT_TIMES):
+            time.sleep(max(0.0, start + at - time.monotonic()))
+            shot, dump = guest.dir / f"ryll-{step.name}-{i}.png", guest.dir / f"screendump-{step.name}-{i}.png"
+            assert proc.stdin and proc.stdout
+            proc.stdin.write(f"screenshot {shot}\n")
+            proc.stdin.flush()
+            answer = proc.stdout.readline().strip()
+            guest.screendump(dump)
+            m = re.match(r"ok wrote .* (\d+) video frames\)$", answer)
+            if not m:
+                results.add(f"{check}.{i}", "FAIL", f"ryll answered {answer!r}; see {log_path}")
+                return
+            frames.append(int(m.group(1)))
+            ok, detail = compare(shot, dump, True)
+            results.ok(f"{check}.{i}", ok and " 0 pixels differ" not in detail,
+                       f"{at:.0f} s into the stream, {frames[-1]} video frames drawn: {detail}")
+        results.ok(f"{check}.playing", frames[1] > frames[0] > 0,
+                   f"video frames drawn at the two screenshots: {frames[0]}, {frames[1]}")
+        line = guest.wait_line("DISPLAY ANIMATED", args.session_timeout)
+        results.ok(f"{check}.guest", bool(line) and not str(line).startswith("DISPLAY ERROR"), str(line))
+        refused = Path(log_path).read_text("utf-8", "replace").count("refused")
+        results.ok(f"{check}.refused", refused == 0, f"{refused} refusals logged")
+    finally:
+        if proc.poll() is None:
+            try:
+                assert proc.stdin
+                proc.stdin.write("quit\n")
+                proc.stdin.flush()
+                proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        stop_process(proc)
