@@ -132,7 +132,7 @@ impl FoldersPanel {
                         style::badge(ui, "read-write", Tone::Good);
                     }
                     let age = clock.now.saturating_duration_since(share.since);
-                    ui.label(style::mono(format!("shared for {}", format::clock(age).trim_start())));
+                    ui.label(format!("shared for {}", format::span(age)));
                 });
             }
             if state.channel_ready() || state.sharing() {

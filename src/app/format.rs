@@ -53,14 +53,26 @@ pub fn clock(d: Duration) -> String {
     format!("{text:>8}")
 }
 
-/// How long ago something happened, in words: `"just now"`, `"3 s ago"`, `"5 min ago"`, `"2 h ago"`.
+/// How long ago something happened, in words: `"just now"` (under 10 s), `"under a minute ago"`, `"5 min ago"`,
+/// `"2 h ago"`. Worded to change rarely: an idle window repaints only when the text changes.
 pub fn ago(d: Duration) -> String {
     let s = d.as_secs();
     match s {
-        0 => "just now".into(),
-        1..=59 => format!("{s} s ago"),
+        0..=9 => "just now".into(),
+        10..=59 => "under a minute ago".into(),
         60..=3599 => format!("{} min ago", s / 60),
         _ => format!("{} h ago", s / 3600),
+    }
+}
+
+/// A length of time in words, to the minute: `"under a minute"`, `"5 min"`, `"2 h 05 min"` (a text that changes
+/// once a minute, so the window need not repaint every second to keep it true).
+pub fn span(d: Duration) -> String {
+    let m = d.as_secs() / 60;
+    match m {
+        0 => "under a minute".into(),
+        1..=59 => format!("{m} min"),
+        _ => format!("{} h {:02} min", m / 60, m % 60),
     }
 }
 
@@ -89,7 +101,11 @@ mod tests {
         assert_eq!(clock(Duration::from_secs(65)), "    1:05");
         assert_eq!(clock(Duration::from_secs(3 * 3600 + 62)), " 3:01:02");
         assert_eq!(ago(Duration::from_millis(300)), "just now");
-        assert_eq!(ago(Duration::from_secs(3)), "3 s ago");
+        assert_eq!(ago(Duration::from_secs(3)), "just now");
+        assert_eq!(ago(Duration::from_secs(30)), "under a minute ago");
         assert_eq!(ago(Duration::from_secs(600)), "10 min ago");
+        assert_eq!(span(Duration::from_secs(59)), "under a minute");
+        assert_eq!(span(Duration::from_secs(61)), "1 min");
+        assert_eq!(span(Duration::from_secs(2 * 3600 + 5 * 60 + 30)), "2 h 05 min");
     }
 }

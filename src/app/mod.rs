@@ -3,8 +3,8 @@
 //! The window drives the same session core as the headless runner ([`crate::session`]): a tokio task forwards
 //! each [`SessionEvent`] into the app and wakes the UI with `request_repaint`, clicks become
 //! [`SessionCommand`]s, and live counters are read from [`SessionShared`]. No protocol or sharing logic lives
-//! here. The UI repaints only on events, input, and once a second while a folder is shared (to age "last
-//! request 3 s ago").
+//! here. The UI repaints only on events, input, guest draws, and when a number or an aging text it shows changes
+//! ([`pulse`]): an idle session does not repaint.
 //!
 //! # Layout
 //! - [`state`]: the window's model of the session, updated from events (pure, unit-tested).
@@ -17,6 +17,7 @@
 //! - [`picker`]: the native folder and file pickers, off the UI thread.
 //! - [`report`]: the "Report this as a bug" button and where the bundle went.
 //! - [`remembered`]: the model of the remembered shares (the "Remember for this VM" box, notices).
+//! - [`pulse`]: when to repaint while the guest draws nothing.
 //! - [`dialog`], [`style`], [`format`]: confirmations, look, fixed-width numbers.
 
 pub mod desktop;
@@ -26,6 +27,7 @@ pub mod format;
 pub mod keys;
 pub mod named_shares;
 pub mod picker;
+pub mod pulse;
 pub mod remembered;
 pub mod report;
 pub mod session_view;
@@ -39,7 +41,7 @@ use crate::session::traffic::TrafficMeter;
 use crate::session::{self, SessionCommand, SessionConfig, SessionEnd, SessionEvent, SessionShared};
 use eframe::egui;
 use folders::FoldersPanel;
-use state::{uploads_in_flight, LiveShare, RateMeter, SessionState};
+use state::{uploads_in_flight, LiveShare, Rate, RateMeter, SessionState};
 use status_bar::PanelToggles;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -115,6 +117,7 @@ pub struct RyllApp {
     quit_allowed: bool,
     /// How the session ended, for the process exit code.
     outcome: Arc<Mutex<Option<SessionEnd>>>,
+    frames: pulse::FrameLog,
 }
 
 /// What [`RyllApp::new`] needs.
@@ -159,6 +162,7 @@ impl RyllApp {
             confirm_quit: None,
             quit_allowed: false,
             outcome: parts.outcome,
+            frames: pulse::FrameLog::default(),
         }
     }
 
@@ -252,7 +256,8 @@ impl RyllApp {
             egui::CentralPanel::default().show(ctx, |ui| session_view::ui(ui, &self.state));
             return;
         }
-        let frame = egui::Frame::central_panel(&ctx.style()).inner_margin(0.0).fill(egui::Color32::BLACK);
+        // No fill: the frame is cleared to black (clear_color) and the surface covers the rest.
+        let frame = egui::Frame::central_panel(&ctx.style()).inner_margin(0.0).fill(egui::Color32::TRANSPARENT);
         egui::CentralPanel::default().frame(frame).show(ctx, |ui| {
             self.desktop.ui(ui, &self.shared);
         });
@@ -278,12 +283,36 @@ impl RyllApp {
         }
     }
 
-    /// Events repaint the window; while sharing, showing traffic, or showing an attached USB disk, repaint once a
-    /// second for the live numbers and "3 s ago". Otherwise nothing repaints until something happens.
-    fn schedule_repaint(&self, ctx: &egui::Context) {
-        let usb_live = self.toggles.usb && self.shared.usb.views().values().any(|v| v.image.is_some());
-        if (self.state.sharing() || self.toggles.traffic || usb_live) && !self.state.ended() {
-            ctx.request_repaint_after(Duration::from_secs(1));
+    /// Events, input and draws repaint the window, and [`pulse::watch`] does when a counter changes. Here: a
+    /// repaint when a text that ages would change ("just now", "shared for 5 min", a request's running time), or
+    /// while a shown rate has not yet fallen to zero. Nothing else repaints an idle session.
+    fn schedule_repaint(&self, ctx: &egui::Context, clock: Clock) {
+        if self.state.ended() {
+            return;
+        }
+        let mut due: Option<Duration> = None;
+        let mut soon = |d: Duration| due = Some(due.map_or(d, |x| x.min(d)));
+        if self.toggles.folders && self.state.sharing() {
+            if let Some(share) = &self.state.share {
+                soon(pulse::until_span_changes(clock.now.saturating_duration_since(share.since)));
+            }
+            let last = self.live.activity.last_request_unix_ms;
+            if last != 0 {
+                soon(pulse::until_ago_changes(Duration::from_millis(clock.unix_ms.saturating_sub(last))));
+            }
+            if !self.live.in_flight.is_empty() || self.live.rate != Rate::default() {
+                soon(pulse::PERIOD);
+            }
+        }
+        if self.toggles.usb {
+            for v in self.shared.usb.views().values() {
+                if let Some(at) = v.attached_at.filter(|_| v.image.is_some()) {
+                    soon(pulse::until_span_changes(clock.now.saturating_duration_since(at)));
+                }
+            }
+        }
+        if let Some(d) = due {
+            ctx.request_repaint_after(d);
         }
     }
 }
@@ -292,12 +321,19 @@ impl eframe::App for RyllApp {
     fn update(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.ui(ctx);
     }
+
+    /// Black: the desktop's letterbox bars are the cleared frame itself, not a filled rectangle drawn over it
+    /// (with software OpenGL every pixel drawn twice costs).
+    fn clear_color(&self, _visuals: &egui::Visuals) -> [f32; 4] {
+        [0.0, 0.0, 0.0, 1.0]
+    }
 }
 
 impl RyllApp {
     /// Draws one frame (what [`eframe::App::update`] does; separate so tests can drive it without a window).
     pub fn ui(&mut self, ctx: &egui::Context) {
         let clock = Clock::now();
+        self.frames.frame(ctx.repaint_causes());
         self.drain_events(ctx, clock);
         self.refresh_live(clock);
         self.handle_close_request(ctx);
@@ -308,7 +344,7 @@ impl RyllApp {
         self.central(ctx);
         self.reporter.ui(ctx, &self.state);
         self.quit_dialog(ctx);
-        self.schedule_repaint(ctx);
+        self.schedule_repaint(ctx, clock);
     }
 }
 
@@ -385,6 +421,9 @@ pub fn run(config: SessionConfig) -> ExitCode {
             .with_inner_size([1100.0, 720.0])
             .with_min_inner_size([640.0, 420.0]),
         renderer: eframe::Renderer::Glow,
+        // No dithering noise in the fragment shader: the guest's pixels reach the screen unchanged, and each
+        // pixel costs less where OpenGL is software (llvmpipe).
+        dithering: false,
         ..Default::default()
     };
     let result = eframe::run_native(
@@ -399,6 +438,8 @@ pub fn run(config: SessionConfig) -> ExitCode {
             shared.cursor.set_repaint_hook(Arc::new(move || repaint.request_repaint()));
             rt.spawn(forward_events(events, tx.clone(), cc.egui_ctx.clone()));
             rt.spawn(forward_signals(tx, cc.egui_ctx.clone()));
+            let repaint = cc.egui_ctx.clone();
+            rt.spawn(pulse::watch(shared.clone(), move || repaint.request_repaint()));
             Ok(Box::new(RyllApp::new(AppParts {
                 title,
                 initial_share,

@@ -163,7 +163,7 @@ impl UsbPanel {
             ui.label(style::mono(format::bytes(v.blocks.saturating_mul(512)).trim_start().to_string()));
             if let Some(at) = v.attached_at {
                 let age = clock.now.saturating_duration_since(at);
-                ui.label(style::mono(format!("for {}", format::clock(age).trim_start())));
+                ui.label(format!("for {}", format::span(age)));
             }
         });
         egui::Grid::new(("usb-stats", id)).num_columns(2).striped(true).show(ui, |ui| {
