@@ -14,6 +14,9 @@ ryll, ...), and in each turn:
   share     (ryll's turns) sharing alongside the display: the guest GETs a --get-mib MiB file of random bytes from
             ryll's share, alone and while it redraws its picture band about ten times a second (a video),
             alternately, --gets times each.
+A third client, `ryll-headless`, is ryll without its window (`--commands`: the display channel linked and every
+frame decoded onto the surface, nothing shown): the display pipeline alone, with the idle, scroll, animate and
+share phases (no keys: nothing is shown to press them in).
 CPU is the client's user+system time (/proc/PID/stat, every thread) and, beside it, its Xvfb's (where spicy's GTK
 drawing ends up; ryll draws with OpenGL in its own process). Prints each turn and the medians as ryll/spicy ratios.
 See tests/vm/README.md ("Desktop benchmark").
@@ -100,17 +103,18 @@ class Client:
         os.close(write_fd)
         with os.fdopen(read_fd) as f:
             self.display = ":" + f.readline().strip()
-        env = dict(os.environ, DISPLAY=self.display, RYLL_LOG="ryll=info")
+        env = dict(os.environ, DISPLAY=self.display, RYLL_LOG=os.environ.get("RYLL_LOG", "ryll=info"))
         for k in ("WAYLAND_DISPLAY", "RYLL_PASSWORD", "SPICE_PROXY"):
             env.pop(k, None)
-        if name == "ryll":
-            cmd = [str(args.ryll), "--direct", f"127.0.0.1:{port}", "--no-remember", "--share-dir",
-                   str(args.share), "--share-dir-ro"]
-        else:
-            cmd = ["spicy", "-h", "127.0.0.1", "-p", str(port)]
+        ryll = [str(args.ryll), "--direct", f"127.0.0.1:{port}", "--no-remember", "--share-dir", str(args.share),
+                "--share-dir-ro"]
+        cmd = {"ryll": ryll, "ryll-headless": ryll + ["--commands"]}.get(name, ["spicy", "-h", "127.0.0.1", "-p",
+                                                                             str(port)])
         self.log_path = work / f"{name}.log"
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(self.log_path, "wb"),
-                                     stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        # ryll-headless reads commands from its standard input: a pipe kept open until it stops.
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if name == "ryll-headless" else subprocess.DEVNULL,
+                                     stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
         self.screen = Screen(self.display)
 
     def xdotool(self, *a: str) -> str:
@@ -156,6 +160,8 @@ class Client:
 
     def stop(self) -> None:
         self.screen.close()
+        if self.proc.stdin:
+            self.proc.stdin.close()
         stop_process(self.proc, grace=10.0)
         stop_process(self.xvfb, grace=5.0)
 
@@ -234,7 +240,8 @@ def turn(args: argparse.Namespace, guest: DisplayGuest, name: str, work: Path) -
     client = Client(name, args, guest.port, work)
     try:
         time.sleep(2.0)  # linked
-        client.place()
+        if name != "ryll-headless":
+            client.place()
         time.sleep(args.settle)  # first frame drawn, the view laid out in its new size
         out: dict[str, object] = {}
         out["idle"] = run_phase(guest, client, f"idle {args.idle}", "", 0)
@@ -243,8 +250,8 @@ def turn(args: argparse.Namespace, guest: DisplayGuest, name: str, work: Path) -
                                    args.seconds + 120)
         guest.send("draw")
         guest.wait_line("DISPLAY DRAWN", 60)
-        out["keys"] = key_latency(guest, client, args.keys, 60)
-        if name == "ryll":
+        out["keys"] = key_latency(guest, client, args.keys, 60) if name != "ryll-headless" else []
+        if name.startswith("ryll"):
             out["share"] = shared_gets(args, guest)
         return out
     finally:
@@ -263,6 +270,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--settle", type=float, default=8.0, help="seconds after the window appears before measuring")
     ap.add_argument("--get-mib", type=int, default=1024, help="size of the file the guest GETs from the share")
     ap.add_argument("--gets", type=int, default=2, help="GETs alone and beside the video, each, per ryll turn")
+    ap.add_argument("--clients", default="ryll,spicy,ryll-headless",
+                    help="comma-separated, of ryll, spicy, ryll-headless (the first two are compared)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: one turn each, 5 s phases, 5 presses, one 64 MiB GET each way")
     ap.add_argument("--guest-timeout", type=int, default=3600)
@@ -286,14 +295,14 @@ def main(argv: list[str]) -> int:
     results = Results()
     start = time.monotonic()
     guest = DisplayGuest(args, work, "bench", "qxl", "image-compression=auto_glz,streaming-video=filter")
-    turns: dict[str, list[dict[str, object]]] = {"ryll": [], "spicy": []}
+    order = args.clients.split(",")
+    turns: dict[str, list[dict[str, object]]] = {name: [] for name in order}
     try:
         line = guest.wait_line("DISPLAY WAITING", 180)
         if not results.ok("boot", bool(line) and line.startswith("DISPLAY WAITING"), str(line)):
             return 1
         guest.send("draw")
         guest.wait_line("DISPLAY DRAWN", 60)
-        order = ["ryll", "spicy"]
         for r in range(args.rounds):
             for name in order if r % 2 == 0 else order[::-1]:
                 got = turn(args, guest, name, work)
@@ -323,23 +332,32 @@ def summarise(args: argparse.Namespace, turns: dict[str, list[dict[str, object]]
         for phase in ("idle", "scroll", "animate"):
             med[name, phase] = (statistics.median(t[phase][0] for t in got),
                                 statistics.median(t[phase][0] + t[phase][1] for t in got))
+        if name == "ryll-headless":
+            continue
         keys = [k for t in got for k in t["keys"]]
         med[name, "keys"] = statistics.median(keys) if keys else float("nan")
         results.ok(f"{name}.keys_seen", len(keys) >= len(got) * args.keys * 0.8,
                    f"{len(keys)} of {len(got) * args.keys} presses showed on the screen")
-    for phase in ("idle", "scroll", "animate"):
-        (r, rx), (s, sx) = med["ryll", phase], med["spicy", phase]
-        ratio = f"{r / s:.2f}×" if s > 0 else "n/a"
-        ratio_x = f"{rx / sx:.2f}×" if sx > 0 else "n/a"
-        results.add(f"cpu.{phase}", "INFO", f"ryll {r:.2f} s, spicy {s:.2f} s: {ratio} (with each one's Xvfb: "
-                    f"{rx:.2f} s against {sx:.2f} s, {ratio_x})")
-    r, s = med["ryll", "keys"], med["spicy", "keys"]
-    results.add("input_to_screen", "INFO", f"median ryll {r:.0f} ms, spicy {s:.0f} ms: {r / s:.2f}×")
-    pairs = [p for t in turns["ryll"] for p in t["share"]]
-    alone, video = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
-    mib = args.get_mib
-    results.add("share_beside_video", "INFO", f"GET of {mib} MiB: {mib / alone:.1f} MiB/s alone, {mib / video:.1f} "
-                f"MiB/s beside the video: {alone / video:.2f}× of its figure alone (median of {len(pairs)})")
+    if "spicy" in turns:
+        for name in (n for n in ("ryll", "ryll-headless") if n in turns):
+            for phase in ("idle", "scroll", "animate"):
+                (r, rx), (s, sx) = med[name, phase], med["spicy", phase]
+                ratio = f"{r / s:.2f}×" if s > 0 else "n/a"
+                ratio_x = f"{rx / sx:.2f}×" if sx > 0 else "n/a"
+                what = "ryll" if name == "ryll" else "ryll headless"
+                results.add(f"cpu.{phase}" + ("" if name == "ryll" else ".headless"), "INFO",
+                            f"{what} {r:.2f} s, spicy {s:.2f} s: {ratio} (with each one's Xvfb: {rx:.2f} s against "
+                            f"{sx:.2f} s, {ratio_x})")
+    if "ryll" in turns and "spicy" in turns:
+        r, s = med["ryll", "keys"], med["spicy", "keys"]
+        results.add("input_to_screen", "INFO", f"median ryll {r:.0f} ms, spicy {s:.0f} ms: {r / s:.2f}×")
+    for name in (n for n in ("ryll", "ryll-headless") if n in turns):
+        pairs = [p for t in turns[name] for p in t["share"]]
+        alone, video = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+        mib = args.get_mib
+        results.add("share_beside_video" + ("" if name == "ryll" else ".headless"), "INFO",
+                    f"{name}: GET of {mib} MiB: {mib / alone:.1f} MiB/s alone, {mib / video:.1f} MiB/s beside the "
+                    f"video: {alone / video:.2f}× of its figure alone (median of {len(pairs)})")
 
 
 if __name__ == "__main__":
