@@ -8,7 +8,8 @@
 //!                                USB 2.0 high speed with high, for a VM without a USB 3 controller)
 //! usb-detach CHANNEL             detach that channel's disk (flushed and closed)
 //! usb-status                     one line per usbredir channel
-//! screenshot PATH                write the guest's screen as it is now to PATH (PNG), settled or not
+//! screenshot PATH [DISPLAY]      write the guest's screen as it is now to PATH (PNG), settled or not; DISPLAY is
+//!                                the display channel (monitor) id, 0 by default
 //! quit                           disconnect and exit
 //! ```
 //!
@@ -73,8 +74,8 @@ pub enum Command {
     UsbDetach(u8),
     /// `usb-status`.
     UsbStatus,
-    /// `screenshot PATH`.
-    Screenshot(PathBuf),
+    /// `screenshot PATH [DISPLAY]`.
+    Screenshot(PathBuf, u8),
     /// `quit`.
     Quit,
 }
@@ -107,8 +108,12 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         ["usb-detach", id] => Command::UsbDetach(channel(Some(id))?),
         ["usb-detach", ..] => return Err("usage: usb-detach CHANNEL".into()),
         ["usb-status"] => Command::UsbStatus,
-        ["screenshot", path] => Command::Screenshot(PathBuf::from(path)),
-        ["screenshot", ..] => return Err("usage: screenshot PATH".into()),
+        ["screenshot", path] => Command::Screenshot(PathBuf::from(path), 0),
+        ["screenshot", path, id] => {
+            let id = id.parse().map_err(|_| format!("{id:?} is not a display channel id (0-255)"))?;
+            Command::Screenshot(PathBuf::from(path), id)
+        }
+        ["screenshot", ..] => return Err("usage: screenshot PATH [DISPLAY]".into()),
         ["quit"] => Command::Quit,
         [w, ..] => return Err(format!("unknown command {w:?} (usb-attach, usb-detach, usb-status, screenshot, quit)")),
     };
@@ -140,7 +145,11 @@ pub fn run(command: &Command, shared: &SessionShared) -> String {
             let lines: Vec<String> = views.iter().map(|(id, v)| status_line(*id, v)).collect();
             format!("ok {}", lines.join("; "))
         }
-        Command::Screenshot(path) => screenshot(path, &shared.display),
+        Command::Screenshot(path, id) => match shared.displays.get(*id) {
+            Some(display) => screenshot(path, &display),
+            None if *id == 0 => screenshot(path, &shared.display),
+            None => format!("error: there is no display channel {id} (linked: {:?})", shared.displays.ids()),
+        },
         Command::Quit => "ok quitting".into(),
     }
 }
@@ -204,7 +213,8 @@ mod tests {
         assert_eq!(parse("usb-detach 1"), Ok(Some(Command::UsbDetach(1))));
         assert_eq!(parse("usb-status"), Ok(Some(Command::UsbStatus)));
         assert_eq!(parse("quit"), Ok(Some(Command::Quit)));
-        assert_eq!(parse("screenshot /tmp/s.png"), Ok(Some(Command::Screenshot("/tmp/s.png".into()))));
+        assert_eq!(parse("screenshot /tmp/s.png"), Ok(Some(Command::Screenshot("/tmp/s.png".into(), 0))));
+        assert_eq!(parse("screenshot s.png 1"), Ok(Some(Command::Screenshot("s.png".into(), 1))));
         assert_eq!(parse(""), Ok(None));
         assert_eq!(parse("# a comment"), Ok(None));
         for (line, want) in [
@@ -215,7 +225,8 @@ mod tests {
             ("usb-attach 0 a.img ro high x", "usage"),
             ("usb-detach", "usage"),
             ("screenshot", "usage"),
-            ("screenshot a b", "usage"),
+            ("screenshot a b", "not a display channel id"),
+            ("screenshot a 1 2", "usage"),
             ("format c:", "unknown command"),
         ] {
             let err = parse(line).unwrap_err();
@@ -233,8 +244,10 @@ mod tests {
         let r = run(&Command::UsbAttach(0, disk), &shared);
         assert!(r.starts_with("error: /nonexistent.img"), "{r}");
         assert_eq!(run(&Command::UsbStatus, &shared), "ok no usbredir channel");
-        let r = run(&Command::Screenshot("/tmp/never.png".into()), &shared);
+        let r = run(&Command::Screenshot("/tmp/never.png".into(), 0), &shared);
         assert!(r.starts_with("error: there is no guest screen"), "{r}");
+        let r = run(&Command::Screenshot("/tmp/never.png".into(), 1), &shared);
+        assert!(r.starts_with("error: there is no display channel 1"), "{r}");
         let v = UsbView { linked: true, error: Some("boom".into()), ..UsbView::default() };
         assert_eq!(status_line(3, &v), "usb 3 linked no-disk error=boom");
     }

@@ -9,9 +9,11 @@ use crate::canvas::Area;
 use crate::input::keymap::{PcKey, Stroke};
 use crate::input::motion::Motion;
 use crate::protocol::inputs::Button;
+use crate::session::display::DisplayShared;
 use crate::session::inputs::{InputEvent, InputsShared};
 use crate::session::SessionShared;
 use eframe::egui::{self, Color32, ColorImage, Modifiers, Pos2, Rect, Sense, TextureHandle, TextureOptions, Vec2};
+use std::sync::Arc;
 
 /// Keys the view tracks as held at once; more are forgotten oldest first (their releases still reach the guest).
 const MAX_HELD: usize = 16;
@@ -87,6 +89,10 @@ pub struct DesktopView {
     cursor: Option<(u64, TextureHandle)>,
     /// How the surface is shown.
     pub scaling: Scaling,
+    /// The monitor shown: its display channel id (0 unless the user picks another in the status bar).
+    pub monitor: u8,
+    /// The monitor the texture holds.
+    shown: u8,
     /// Modifiers at the last key event, to turn changes into strokes.
     modifiers: Modifiers,
     /// The last absolute position sent (moves within one pixel are not sent again).
@@ -104,8 +110,16 @@ pub struct DesktopView {
 
 impl DesktopView {
     /// Whether there is a surface to show.
-    pub fn has_surface(shared: &SessionShared) -> bool {
-        shared.display.lock().width > 0
+    pub fn has_surface(&self, shared: &SessionShared) -> bool {
+        self.surface(shared).1.lock().width > 0
+    }
+
+    /// The chosen monitor's surface and its id, or display channel 0's while that monitor has none.
+    fn surface(&self, shared: &SessionShared) -> (u8, Arc<DisplayShared>) {
+        match shared.displays.get(self.monitor) {
+            Some(d) if self.monitor != 0 && d.lock().width > 0 => (self.monitor, d),
+            _ => (0, shared.display.clone()),
+        }
     }
 
     /// Draws the desktop and handles its input.
@@ -157,15 +171,17 @@ impl DesktopView {
 
     /// Uploads what changed; the surface size, if there is one.
     fn upload(&mut self, ctx: &egui::Context, shared: &SessionShared) -> Option<(u32, u32)> {
-        let (generation, dirty) = shared.display.take_dirty();
-        let frame = shared.display.lock();
+        let (monitor, display) = self.surface(shared);
+        let (generation, dirty) = display.take_dirty();
+        let frame = display.lock();
         let (w, h) = (frame.width, frame.height);
         if w == 0 || h == 0 {
             return None;
         }
         let whole = Area::whole(w, h);
-        let areas: Vec<Area> =
-            if self.texture.is_none() || generation != self.generation { vec![whole] } else { dirty };
+        // Another monitor, or a new surface on this one: the whole surface.
+        let fresh = self.texture.is_none() || generation != self.generation || monitor != self.shown;
+        let areas: Vec<Area> = if fresh { vec![whole] } else { dirty };
         for a in areas {
             let (aw, ah) = ((a.right - a.left) as usize, (a.bottom - a.top) as usize);
             if aw == 0 || ah == 0 {
@@ -182,12 +198,13 @@ impl DesktopView {
                 continue;
             }
             let image = ColorImage::new([aw, ah], px);
-            match (&mut self.texture, a == whole || generation != self.generation) {
+            match (&mut self.texture, a == whole || fresh) {
                 (Some(t), false) => t.set_partial([a.left as usize, a.top as usize], image, TextureOptions::LINEAR),
                 _ => self.texture = Some(ctx.load_texture("ryll-desktop", image, TextureOptions::LINEAR)),
             }
         }
         self.generation = generation;
+        self.shown = monitor;
         Some((w, h))
     }
 
@@ -299,7 +316,7 @@ impl DesktopView {
                     if let Some(pos) = map.to_surface(p) {
                         if self.last_position != Some(pos) {
                             self.last_position = Some(pos);
-                            inputs.send(InputEvent::Move(Motion::Absolute { x: pos.0, y: pos.1, display: 0 }));
+                            inputs.send(InputEvent::Move(Motion::Absolute { x: pos.0, y: pos.1, display: self.shown }));
                         }
                     }
                 }

@@ -215,6 +215,8 @@ impl RyllApp {
             inputs: &self.shared.inputs,
             grabbed: self.desktop.grabbed,
             scaling: &mut self.desktop.scaling,
+            monitors: self.shared.displays.ids(),
+            monitor: &mut self.desktop.monitor,
         };
         egui::TopBottomPanel::bottom("status-bar").show(ctx, |ui| {
             status_bar::ui(ui, &mut self.toggles, &self.state, totals, input);
@@ -252,7 +254,7 @@ impl RyllApp {
     }
 
     fn central(&mut self, ctx: &egui::Context) {
-        if !desktop::DesktopView::has_surface(&self.shared) {
+        if !self.desktop.has_surface(&self.shared) {
             egui::CentralPanel::default().show(ctx, |ui| session_view::ui(ui, &self.state));
             return;
         }
@@ -433,7 +435,7 @@ pub fn run(config: SessionConfig) -> ExitCode {
             style::apply(&cc.egui_ctx);
             let (tx, inbox) = std::sync::mpsc::channel();
             let repaint = cc.egui_ctx.clone();
-            shared.display.set_repaint_hook(Arc::new(move || repaint.request_repaint()));
+            shared.displays.set_repaint_hook(Arc::new(move || repaint.request_repaint()));
             let repaint = cc.egui_ctx.clone();
             shared.cursor.set_repaint_hook(Arc::new(move || repaint.request_repaint()));
             rt.spawn(forward_events(events, tx.clone(), cc.egui_ctx.clone()));

@@ -35,6 +35,10 @@ pub struct InputStatus<'a> {
     pub grabbed: bool,
     /// Fit or 1:1.
     pub scaling: &'a mut Scaling,
+    /// The monitors (display channel ids with a surface) and the one shown.
+    pub monitors: Vec<u8>,
+    /// The monitor shown.
+    pub monitor: &'a mut u8,
 }
 
 /// Draws the status bar's content. `totals` is (received, sent) over all channels.
@@ -95,6 +99,18 @@ fn input_ui(ui: &mut Ui, state: &SessionState, input: InputStatus<'_>) {
     );
     if let Some((w, h)) = state.guest_resolution {
         ui.label(style::mono(format!("{w}×{h}"))).on_hover_text("The guest's resolution");
+    }
+    if input.monitors.len() > 1 {
+        ui.label("monitor:");
+        for id in &input.monitors {
+            if ui
+                .selectable_label(*input.monitor == *id, format!("{}", u16::from(*id) + 1))
+                .on_hover_text(format!("Show the guest's monitor {} (display channel {id})", u16::from(*id) + 1))
+                .clicked()
+            {
+                *input.monitor = *id;
+            }
+        }
     }
     let fit = *input.scaling == Scaling::Fit;
     if ui

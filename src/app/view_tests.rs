@@ -211,3 +211,31 @@ fn a_click_grabs_in_server_mode_and_ctrl_alt_releases() {
     assert!(!h.state().app.desktop.grabbed);
     assert!(h.query_by_label("mouse: server (click to grab)").is_some());
 }
+
+#[test]
+fn a_second_monitor_is_picked_in_the_status_bar_and_gets_its_own_clicks() {
+    let (mut h, mut rx) = desktop(640, 400, true);
+    assert!(h.query_by_label("monitor:").is_none(), "one monitor: no choice shown");
+    let shared = h.state().app.shared.clone();
+    shared.displays.insert(0, shared.display.clone());
+    let second = Arc::new(crate::session::display::DisplayShared::default());
+    let channel = ChannelId { channel_type: ChannelType::Display, id: 1 };
+    second.new_surface(channel, 800, 600, vec![0xff00_ff00; 800 * 600]);
+    shared.displays.insert(1, second);
+    h.run();
+    assert!(h.query_by_label("monitor:").is_some());
+    assert_eq!(the_map(&h).size, (640, 400));
+    h.get_by_label("2").click();
+    h.run();
+    h.run();
+    assert_eq!(the_map(&h).size, (800, 600), "monitor 2 shown");
+    let _ = sent(&mut rx);
+    let at = the_map(&h).to_window(700.5, 500.5);
+    click(&mut h, at);
+    let moved = sent(&mut rx).into_iter().find(|e| matches!(e, InputEvent::Move(_)));
+    assert_eq!(moved, Some(InputEvent::Move(Motion::Absolute { x: 700, y: 500, display: 1 })));
+    h.get_by_label("1").click();
+    h.run();
+    h.run();
+    assert_eq!(the_map(&h).size, (640, 400), "back to monitor 1");
+}

@@ -39,7 +39,7 @@ pub struct DisplayContext {
     pub compression: Option<ImageCompression>,
     /// The session's pixmap cache and GLZ dictionary.
     pub images: SessionImages,
-    /// Where to publish the primary surface (display channel 0 only).
+    /// Where to publish the primary surface (this channel's entry in the session's `Displays`).
     pub publish: Option<Arc<DisplayShared>>,
     /// The display channels that run: the first to link starts the caches afresh on both sides.
     pub running: Arc<Mutex<RunningDisplays>>,

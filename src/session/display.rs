@@ -193,21 +193,80 @@ impl DisplayShared {
     }
 }
 
-/// The display channel (type 2). Every display channel draws on its own canvas; the session's pixmap cache and
-/// GLZ dictionary are shared by all of them; display channel 0 publishes its primary surface in
-/// [`DisplayShared`].
+/// Every display channel's primary surface by channel id: one monitor each (a VM with two qxl devices has display
+/// channels 0 and 1). Display channel 0's is also [`super::SessionShared::display`]. At most 256 (ids are `u8`).
+#[derive(Default)]
+pub struct Displays {
+    table: Mutex<std::collections::BTreeMap<u8, Arc<DisplayShared>>>,
+    hook: Mutex<Option<RepaintHook>>,
+}
+
+impl std::fmt::Debug for Displays {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Displays").field("ids", &self.ids()).finish_non_exhaustive()
+    }
+}
+
+impl Displays {
+    /// The display channel `id`'s surface, once that channel has linked.
+    pub fn get(&self, id: u8) -> Option<Arc<DisplayShared>> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+    }
+
+    /// The ids of the display channels that have a surface now, in order.
+    pub fn ids(&self) -> Vec<u8> {
+        let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        table.iter().filter(|(_, d)| d.lock().width > 0).map(|(id, _)| *id).collect()
+    }
+
+    /// Sets the repaint hook on every display, and on those that link later.
+    pub fn set_repaint_hook(&self, hook: RepaintHook) {
+        *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(hook.clone());
+        for d in self.table.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            d.set_repaint_hook(hook.clone());
+        }
+    }
+
+    /// Puts `shared` at `id` (display channel 0's, which the session creates).
+    pub(crate) fn insert(&self, id: u8, shared: Arc<DisplayShared>) {
+        if let Some(hook) = self.hook.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            shared.set_repaint_hook(hook);
+        }
+        self.table.lock().unwrap_or_else(|e| e.into_inner()).insert(id, shared);
+    }
+
+    /// Display channel `id`'s surface, made on its first link (a relink keeps it).
+    fn entry(&self, id: u8) -> Arc<DisplayShared> {
+        if let Some(d) = self.get(id) {
+            return d;
+        }
+        let d = Arc::new(DisplayShared::default());
+        self.insert(id, d.clone());
+        d
+    }
+}
+
+/// The display channel (type 2). Every display channel draws on its own canvas and publishes its primary surface
+/// in [`Displays`] (channel 0's is also [`DisplayShared`] in the session's shared state); the session's pixmap
+/// cache and GLZ dictionary are shared by all of them.
 pub(crate) struct DisplayKind {
     config: DisplayConfig,
     images: SessionImages,
-    shared: Arc<DisplayShared>,
+    displays: Arc<Displays>,
     clock: Arc<MmClock>,
     running: Arc<Mutex<RunningDisplays>>,
 }
 
 impl DisplayKind {
-    pub(crate) fn new(config: DisplayConfig, shared: Arc<DisplayShared>, clock: Arc<MmClock>) -> Self {
+    pub(crate) fn new(
+        config: DisplayConfig,
+        primary: Arc<DisplayShared>,
+        displays: Arc<Displays>,
+        clock: Arc<MmClock>,
+    ) -> Self {
         let images = SessionImages::new(PIXMAP_CACHE_PIXELS.into(), GLZ_WINDOW_PIXELS.into());
-        DisplayKind { config, images, shared, clock, running: Arc::default() }
+        displays.insert(0, primary);
+        DisplayKind { config, images, displays, clock, running: Arc::default() }
     }
 }
 
@@ -253,7 +312,7 @@ impl ChannelKind for DisplayKind {
             events: ctx.events,
             compression: self.config.compression,
             images: self.images.clone(),
-            publish: (ctx.id.id == 0).then(|| self.shared.clone()),
+            publish: Some(self.displays.entry(ctx.id.id)),
             clock: self.clock.clone(),
             running: self.running.clone(),
         };

@@ -286,6 +286,8 @@ pub struct SessionShared {
     pub share: ShareSlot,
     /// The primary surface of display channel 0 and the front end's repaint hook.
     pub display: Arc<display::DisplayShared>,
+    /// Every display channel's surface (one per monitor), channel 0's included.
+    pub displays: Arc<display::Displays>,
     /// The inputs channel's queue and the input state (mouse mode, lock LEDs).
     pub inputs: Arc<inputs::InputsShared>,
     /// The guest pointer (cursor channel).
@@ -361,6 +363,7 @@ fn channel_kinds(config: &SessionConfig, shared: &SessionShared) -> Vec<Arc<dyn 
         kinds.push(Arc::new(display::DisplayKind::new(
             config.display,
             shared.display.clone(),
+            shared.displays.clone(),
             shared.mm_clock.clone(),
         )));
     }

@@ -1,4 +1,6 @@
-"""The `live-stream` session of tests/vm/run_display.py: ryll's screen checked *while* an MJPEG stream plays.
+"""Sessions of tests/vm/run_display.py that drive ryll through `--commands` (`screenshot PATH [DISPLAY]`).
+
+`live-stream`: ryll's screen checked *while* an MJPEG stream plays.
 
 The guest redraws its picture band with the same picture over and over (`repeat-for`), so spice-server makes it
 an MJPEG stream although the screen's content stays what the still screen shows. ryll runs headless with
@@ -6,6 +8,8 @@ an MJPEG stream although the screen's content stays what the still screen shows.
 for `screenshot PATH` and takes a QMP screendump: each must be within run_display's lossy tolerance of the
 screendump (the band arrives as JPEG frames: never exact), and ryll's count of video frames drawn must have grown
 between the two (the stream was running at both moments).
+
+`second-display`: the second monitor (display channel 1 of a hot-plugged qxl), pixel for pixel.
 """
 
 from __future__ import annotations
@@ -66,6 +70,60 @@ def live_stream(args, guest, step, results: Results, compare, env: dict[str, str
         results.ok(f"{check}.guest", bool(line) and not str(line).startswith("DISPLAY ERROR"), str(line))
         refused = Path(log_path).read_text("utf-8", "replace").count("refused")
         results.ok(f"{check}.refused", refused == 0, f"{refused} refusals logged")
+    finally:
+        if proc.poll() is None:
+            try:
+                assert proc.stdin
+                proc.stdin.write("quit\n")
+                proc.stdin.flush()
+                proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        stop_process(proc)
+
+
+def second_display(args, guest, step, results: Results, compare, env: dict[str, str]) -> None:
+    """After the hot-plug session (a second qxl, display channel 1): the guest draws its band on the second
+    framebuffer; `screenshot PATH 1` must equal QMP `screendump device=qxl1` pixel for pixel, and `screenshot PATH`
+    (display 0) the first screen's screendump."""
+    check = f"{guest.name}.{step.name}"
+    log_path = guest.dir / f"ryll-{step.name}.log"
+    cmd = [str(args.ryll), "--direct", f"127.0.0.1:{guest.port}", "--commands"]
+    with open(log_path, "wb") as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, text=True,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + args.session_timeout
+        while b"display 2:1 (display): screen is" not in log_path.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                results.add(check, "FAIL", f"ryll has no display channel 1 (exit {proc.returncode}); see {log_path}")
+                return
+            time.sleep(0.2)
+        guest.send("draw-fb1")
+        if not (line := guest.wait_line("DISPLAY FB1 DRAWN", args.session_timeout)) or "ERROR" in line:
+            results.add(check, "FAIL", f"the guest did not draw on its second screen: {line}")
+            return
+        time.sleep(3.0)  # the draws reach ryll
+        for display, device in ((1, "qxl1"), (0, "")):
+            shot = guest.dir / f"ryll-{step.name}-{display}.png"
+            dump = guest.dir / f"screendump-{step.name}-{display}.png"
+            assert proc.stdin and proc.stdout
+            proc.stdin.write(f"screenshot {shot} {display}\n")
+            proc.stdin.flush()
+            answer = proc.stdout.readline().strip()
+            extra = f',"device":"{device}"' if device else ""
+            guest.qmp(f'{{"execute":"screendump","arguments":{{"filename":"{dump}","format":"png"{extra}}}}}')
+            if not answer.startswith("ok wrote"):
+                results.add(f"{check}.{display}", "FAIL", f"ryll answered {answer!r}; see {log_path}")
+                continue
+            ok, detail = compare(shot, dump, False)
+            if display == 1:
+                # Not two black screens: the band's rows (512-767) hold the pictures.
+                from run_display import read_png
+                drawn = any(any(row) for row in read_png(shot)[2][512:768])
+                ok, detail = ok and drawn, detail + ("" if drawn else "; but the band is not there (all black)")
+            results.ok(f"{check}.{display}", ok, f"display channel {display} against screendump "
+                       f"{device or 'of the first device'}: {detail}")
     finally:
         if proc.poll() is None:
             try:

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_e2e import REPO, Results, SerialLog, free_port, log, stop_process  # noqa: E402
 from cut_proxy import DISPLAY, CutProxy  # noqa: E402
-from live_stream import live_stream  # noqa: E402
+from live_stream import live_stream, second_display  # noqa: E402
 
 WIDTH, HEIGHT, BAND_ROWS = 1024, 768, 256
 STREAM_FRAMES, STREAM_LEAD, STREAM = 60, 2.0, "stream"
@@ -324,7 +324,7 @@ class Step:
     def __init__(self, name: str, pref: str, before: tuple[str, ...] = (), lead: float = 0.0,
                  after: tuple[str, ...] = ("draw",), done: str = "DISPLAY DRAWN", expect: str = "",
                  qmp: str = "", logged: str = "", cut: str | float | None = None,
-                 after_cut: tuple[str, ...] = (), live: bool = False) -> None:
+                 after_cut: tuple[str, ...] = (), live: str = "") -> None:
         self.name, self.pref, self.before, self.lead = name, pref, before, lead
         self.after, self.done, self.expect = after, done, expect
         # A QMP command run once ryll has its first frame, and the line ryll must then log before the guest draws.
@@ -333,7 +333,7 @@ class Step:
         # `cut` seconds after the `after` commands; once ryll has linked the channel again, the guest runs
         # `after_cut` and the session goes on to `done`.
         self.cut, self.after_cut = cut, after_cut
-        # A live_stream.py session instead (screenshots taken on demand while a stream plays).
+        # A live_stream.py session instead (screenshots taken on demand with --commands): "stream" or "second".
         self.live = live
 
 
@@ -349,7 +349,8 @@ def session(args: argparse.Namespace, guest: DisplayGuest, step: Step, results: 
     env = {k: v for k, v in os.environ.items() if k not in ("RYLL_PASSWORD", "SPICE_PROXY")}
     env["RYLL_LOG"] = "ryll=debug"
     if step.live:
-        return live_stream(args, guest, step, results, compare, env)
+        run = live_stream if step.live == "stream" else second_display
+        return run(args, guest, step, results, compare, env)
     for c in step.before:
         guest.send(c)
     time.sleep(step.lead)
@@ -504,7 +505,7 @@ STREAMS = [
     Step("mid-stream", "none", before=(f"animate {3 * STREAM_FRAMES}",), lead=STREAM_LEAD, after=(),
          done="DISPLAY ANIMATED", expect=STREAM),
     # "live-stream": screenshots on demand while the stream plays, within the lossy tolerance (live_stream.py).
-    Step("live-stream", "none", live=True),
+    Step("live-stream", "none", live="stream"),
 ]
 # ryll's own session relinking its display channel (the connection reset by CutProxy), with GLZ asked for so the
 # server's dictionary and ryll's must agree across the relink: "relink" after the still screen is drawn (then it is
@@ -518,6 +519,9 @@ RELINKS = [
 # display channel and get the 1024×768 surface the guest's qxl driver sets on it.
 HOTPLUG = Step("hotplug", "none", qmp='{"execute":"device_add","arguments":{"driver":"qxl","id":"qxl1"}}',
                logged="display 2:1 (display): screen is 1024×768")
+# "second-display" (after hotplug): the guest draws on the second qxl's framebuffer; ryll's display channel 1 must
+# equal QMP screendump of that device.
+SECOND = Step("second-display", "none", live="second")
 
 # Boots at another size than 1024×768.
 SIZES = {"std-1080": (1920, 1080)}
@@ -527,7 +531,7 @@ BOOTS = {
     "std-1080": ("std", "image-compression=auto_glz", still(["none", "lz4"]), False),
     "std": ("std", "image-compression=auto_glz", still(PREFERENCES), False),
     "qxl": ("qxl", "image-compression=auto_glz,streaming-video=all", still(PREFERENCES) + STREAMS + RELINKS +
-            [HOTPLUG],
+            [HOTPLUG, SECOND],
             False),
     "virtio": ("virtio", "image-compression=auto_glz", still(PREFERENCES), False),
     # Under auto-glz the server picks JPEG or GLZ by how gradual each strip looks (which strips the driver's
@@ -539,7 +543,7 @@ BOOTS = {
 QUICK = {
     "std": ("none", "lz4"),
     "qxl": ("none", "off", "quic", "glz", "lz", "lz4", "stream", "mid-stream", "live-stream", "relink", "relink-stream",
-            "hotplug"),
+            "hotplug", "second-display"),
     "virtio": ("none", "lz4"),
     "qxl-jpeg": ("none", "quic"),
 }

@@ -15,6 +15,7 @@
 #               colour of block.raw (red, green, ...); after N presses say DISPLAY KEYS N
 #   get PATH [video]  GET PATH from the share with curl, alone or while the band is redrawn about ten times a
 #               second (a video), then say DISPLAY GET <seconds> <http status> <bytes>
+#   draw-fb1    write the band to the second framebuffer (a hot-plugged qxl), then say DISPLAY FB1 DRAWN
 #   quit        power off
 
 # shellcheck source=lib.sh
@@ -182,6 +183,15 @@ while [ $quit = 0 ]; do
                     i=$((i + 1))
                 done
                 say "DISPLAY ANIMATED $arg"
+                ;;
+            draw-fb1)
+                if [ -e /dev/fb1 ] && [ "$(cat /sys/class/graphics/fb1/stride)" = 4096 ]; then
+                    dd if=/ryll/display/band.raw of=/dev/fb1 bs=1048576 seek=2 conv=notrunc 2>>"$DBG"
+                    sleep 1
+                    say "DISPLAY FB1 DRAWN $(cat /sys/class/graphics/fb1/virtual_size)"
+                else
+                    say "DISPLAY ERROR no 1024-wide /dev/fb1: $(tr '\n' ' ' </proc/fb)"
+                fi
                 ;;
             animate-for) animate_for "$arg" ;;
             repeat-for) animate_for "$arg" same ;;
