@@ -1,13 +1,11 @@
 """Sessions of tests/vm/run_display.py that drive ryll through `--commands` (`screenshot PATH [DISPLAY]`).
 
-`live-stream`: ryll's screen checked *while* an MJPEG stream plays.
-
-The guest redraws its picture band with the same picture over and over (`repeat-for`), so spice-server makes it
-an MJPEG stream although the screen's content stays what the still screen shows. ryll runs headless with
-`--commands` (the display channel linked, decoded on its own task); twice during the stream the harness asks it
-for `screenshot PATH` and takes a QMP screendump: each must be within run_display's lossy tolerance of the
-screendump (the band arrives as JPEG frames: never exact), and ryll's count of video frames drawn must have grown
-between the two (the stream was running at both moments).
+`live-stream`: ryll's screen checked *while* an MJPEG stream plays. The guest redraws its picture band with the
+same picture over and over (`repeat-for`), so spice-server makes it an MJPEG stream although the screen's content
+stays what the still screen shows. ryll runs headless with `--commands` (the display channel linked, decoded on its
+own task); twice during the stream the harness asks it for `screenshot PATH` and takes a QMP screendump: each must
+be within run_display's lossy tolerance of the screendump (the band arrives as JPEG frames: never exact), and
+ryll's count of video frames drawn must have grown between the two (the stream was running at both moments).
 
 `second-display`: the second monitor (display channel 1 of a hot-plugged qxl), pixel for pixel.
 """
@@ -27,38 +25,67 @@ REPEAT_SECONDS = 14
 SHOT_TIMES = (5.0, 9.0)
 
 
+class CommandsRyll:
+    """`ryll --direct ... --commands` on the guest: one command line in, one answer line out; stderr to a log."""
+
+    def __init__(self, args, guest, step, env: dict[str, str]) -> None:
+        self.log_path = guest.dir / f"ryll-{step.name}.log"
+        self.timeout = args.session_timeout
+        cmd = [str(args.ryll), "--direct", f"127.0.0.1:{guest.port}", "--commands"]
+        with open(self.log_path, "wb") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env,
+                                         text=True, start_new_session=True)
+
+    def wait_log(self, text: bytes) -> bool:
+        """Until ryll logs `text`; false if it exits or the session timeout passes first."""
+        deadline = time.monotonic() + self.timeout
+        while text not in self.log_path.read_bytes():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    def ask(self, line: str) -> str:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def refusals(self) -> int:
+        return Path(self.log_path).read_text("utf-8", "replace").count("refused")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.ask("quit")
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        stop_process(self.proc)
+
+
 def live_stream(args, guest, step, results: Results, compare, env: dict[str, str]) -> None:
     check = f"{guest.name}.{step.name}"
-    log_path = guest.dir / f"ryll-{step.name}.log"
     guest.send("draw")
     if not (line := guest.wait_line("DISPLAY DRAWN", args.session_timeout)) or line.startswith("DISPLAY ERROR"):
         results.add(check, "FAIL", f"the guest did not draw its still screen: {line}")
         return
-    cmd = [str(args.ryll), "--direct", f"127.0.0.1:{guest.port}", "--commands"]
-    with open(log_path, "wb") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, text=True,
-                                start_new_session=True)
+    ryll = CommandsRyll(args, guest, step, env)
     try:
-        deadline = time.monotonic() + args.session_timeout
-        while b"first full frame" not in log_path.read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                results.add(check, "FAIL", f"ryll had no first frame (exit {proc.returncode}); see {log_path}")
-                return
-            time.sleep(0.2)
+        if not ryll.wait_log(b"first full frame"):
+            results.add(check, "FAIL", f"ryll had no first frame (exit {ryll.proc.returncode}); see {ryll.log_path}")
+            return
         guest.send(f"repeat-for {REPEAT_SECONDS}")
         start = time.monotonic()
         frames = []
         for i, at in enumerate(SHOT_TIMES):
             time.sleep(max(0.0, start + at - time.monotonic()))
             shot, dump = guest.dir / f"ryll-{step.name}-{i}.png", guest.dir / f"screendump-{step.name}-{i}.png"
-            assert proc.stdin and proc.stdout
-            proc.stdin.write(f"screenshot {shot}\n")
-            proc.stdin.flush()
-            answer = proc.stdout.readline().strip()
+            answer = ryll.ask(f"screenshot {shot}")
             guest.screendump(dump)
             m = re.match(r"ok wrote .* (\d+) video frames\)$", answer)
             if not m:
-                results.add(f"{check}.{i}", "FAIL", f"ryll answered {answer!r}; see {log_path}")
+                results.add(f"{check}.{i}", "FAIL", f"ryll answered {answer!r}; see {ryll.log_path}")
                 return
             frames.append(int(m.group(1)))
             ok, detail = compare(shot, dump, True)
@@ -68,18 +95,10 @@ def live_stream(args, guest, step, results: Results, compare, env: dict[str, str
                    f"video frames drawn at the two screenshots: {frames[0]}, {frames[1]}")
         line = guest.wait_line("DISPLAY ANIMATED", args.session_timeout)
         results.ok(f"{check}.guest", bool(line) and not str(line).startswith("DISPLAY ERROR"), str(line))
-        refused = Path(log_path).read_text("utf-8", "replace").count("refused")
+        refused = ryll.refusals()
         results.ok(f"{check}.refused", refused == 0, f"{refused} refusals logged")
     finally:
-        if proc.poll() is None:
-            try:
-                assert proc.stdin
-                proc.stdin.write("quit\n")
-                proc.stdin.flush()
-                proc.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        stop_process(proc)
+        ryll.close()
 
 
 def second_display(args, guest, step, results: Results, compare, env: dict[str, str]) -> None:
@@ -87,18 +106,12 @@ def second_display(args, guest, step, results: Results, compare, env: dict[str, 
     framebuffer; `screenshot PATH 1` must equal QMP `screendump device=qxl1` pixel for pixel, and `screenshot PATH`
     (display 0) the first screen's screendump."""
     check = f"{guest.name}.{step.name}"
-    log_path = guest.dir / f"ryll-{step.name}.log"
-    cmd = [str(args.ryll), "--direct", f"127.0.0.1:{guest.port}", "--commands"]
-    with open(log_path, "wb") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, text=True,
-                                start_new_session=True)
+    ryll = CommandsRyll(args, guest, step, env)
     try:
-        deadline = time.monotonic() + args.session_timeout
-        while b"display 2:1 (display): screen is" not in log_path.read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                results.add(check, "FAIL", f"ryll has no display channel 1 (exit {proc.returncode}); see {log_path}")
-                return
-            time.sleep(0.2)
+        if not ryll.wait_log(b"display 2:1 (display): screen is"):
+            results.add(check, "FAIL", f"ryll has no display channel 1 (exit {ryll.proc.returncode}); see "
+                        f"{ryll.log_path}")
+            return
         guest.send("draw-fb1")
         if not (line := guest.wait_line("DISPLAY FB1 DRAWN", args.session_timeout)) or "ERROR" in line:
             results.add(check, "FAIL", f"the guest did not draw on its second screen: {line}")
@@ -107,14 +120,11 @@ def second_display(args, guest, step, results: Results, compare, env: dict[str, 
         for display, device in ((1, "qxl1"), (0, "")):
             shot = guest.dir / f"ryll-{step.name}-{display}.png"
             dump = guest.dir / f"screendump-{step.name}-{display}.png"
-            assert proc.stdin and proc.stdout
-            proc.stdin.write(f"screenshot {shot} {display}\n")
-            proc.stdin.flush()
-            answer = proc.stdout.readline().strip()
+            answer = ryll.ask(f"screenshot {shot} {display}")
             extra = f',"device":"{device}"' if device else ""
             guest.qmp(f'{{"execute":"screendump","arguments":{{"filename":"{dump}","format":"png"{extra}}}}}')
             if not answer.startswith("ok wrote"):
-                results.add(f"{check}.{display}", "FAIL", f"ryll answered {answer!r}; see {log_path}")
+                results.add(f"{check}.{display}", "FAIL", f"ryll answered {answer!r}; see {ryll.log_path}")
                 continue
             ok, detail = compare(shot, dump, False)
             if display == 1:
@@ -125,12 +135,4 @@ def second_display(args, guest, step, results: Results, compare, env: dict[str, 
             results.ok(f"{check}.{display}", ok, f"display channel {display} against screendump "
                        f"{device or 'of the first device'}: {detail}")
     finally:
-        if proc.poll() is None:
-            try:
-                assert proc.stdin
-                proc.stdin.write("quit\n")
-                proc.stdin.flush()
-                proc.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        stop_process(proc)
+        ryll.close()
