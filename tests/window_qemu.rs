@@ -38,6 +38,45 @@ fn click_at(w: &RyllWindow, view: &View, p: (i32, i32)) -> Option<(u32, u32)> {
     view.surface_pixel(p.0, p.1)
 }
 
+/// The scaled (Fit) view shows the guest's screen where it should: block by block (16×12), each block's mean
+/// colour is the screendump's within a few levels (the bilinear filter blurs edges, so not pixel for pixel).
+fn assert_scaled_view_matches(w: &RyllWindow, view: &View, guest: &Guest) {
+    let (rx, ry) = (view.rect.0.round() as i32, view.rect.1.round() as i32);
+    let (rw, rh) = (view.rect.2.round() as u32, view.rect.3.round() as u32);
+    let mean = |px: &[u32], stride: u32, x: (u32, u32), y: (u32, u32)| -> [f64; 3] {
+        let mut sum = [0f64; 3];
+        for row in y.0..y.1 {
+            for col in x.0..x.1 {
+                let p = px[(row * stride + col) as usize];
+                for (c, s) in sum.iter_mut().enumerate() {
+                    *s += f64::from((p >> (16 - 8 * c)) & 0xff);
+                }
+            }
+        }
+        let n = f64::from((x.1 - x.0) * (y.1 - y.0)).max(1.0);
+        sum.map(|s| s / n)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (dw, dh, dump) = guest.screendump();
+        let shown = w.grab(rx, ry, rw, rh);
+        let mut worst = 0f64;
+        for by in 0..12 {
+            for bx in 0..16 {
+                let part = |n: u32, k: u32, of: u32| (k * n / of, (k + 1) * n / of);
+                let a = mean(&shown, rw, part(rw, bx, 16), part(rh, by, 12));
+                let b = mean(&dump, dw, part(dw, bx, 16), part(dh, by, 12));
+                worst = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(worst, f64::max);
+            }
+        }
+        if worst < 12.0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "scaled view {view:?}: a block's mean is {worst:.1} levels off");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
 #[test]
 #[ignore = "needs the release window binary and Xvfb: make test-window"]
 fn the_window_drives_a_real_guest() {
@@ -51,6 +90,9 @@ fn the_window_drives_a_real_guest() {
     let w = RyllWindow::start(&bin, &x.display, guest.port, &[]);
     w.wait_log("mouse mode: server", 60);
     w.wait_log("channel linked: 3:0 (inputs)", 60);
+    // Under Xvfb the desktop is drawn into the X server, beside egui's frame (app/x11): every check below
+    // sees that path.
+    w.wait_log("desktop: drawn straight into the X server", 30);
     w.focus();
     let view = w.view(|_| true);
     let (sw, sh) = view.surface;
@@ -182,6 +224,9 @@ fn the_window_drives_a_real_guest() {
         assert_eq!(view.one_to_one(), one_to_one, "{view:?}");
         // The guest starts reading a hot-plugged device a moment after it appears (and TCG makes that moment
         // long): move over the surface until the tablet's events arrive, so the first click is not lost.
+        if !one_to_one {
+            assert_scaled_view_matches(&w, &view, &guest);
+        }
         let (wx, wy, _, _) = w.geometry();
         let centre = view.window_pixel(sw / 2, sh / 2);
         let start = input_guest::events(&guest.serial(3)).len();

@@ -5,6 +5,7 @@
 //! whole. Nothing here repaints on a timer: the display and cursor repaint hooks wake the window.
 
 use super::keys::{modifier_strokes, pc_key};
+use super::x11::Target;
 use crate::canvas::Area;
 use crate::input::keymap::{PcKey, Stroke};
 use crate::input::motion::Motion;
@@ -106,6 +107,10 @@ pub struct DesktopView {
     pub map: Option<ViewMap>,
     /// The map and area last written to the log (the window tests read where the surface is from it).
     logged: Option<(ViewMap, Rect)>,
+    /// The X11 presenter shows the surface this frame.
+    direct: bool,
+    /// Where the presenter should show it (set each frame).
+    target: Option<Target>,
 }
 
 impl DesktopView {
@@ -122,9 +127,13 @@ impl DesktopView {
         }
     }
 
-    /// Draws the desktop and handles its input.
-    pub fn ui(&mut self, ui: &mut egui::Ui, shared: &SessionShared) {
-        let Some(size) = self.upload(ui.ctx(), shared) else { return };
+    /// Draws the desktop and handles its input. With `direct`, the X11 presenter shows the surface (nothing is
+    /// uploaded or painted here) and [`DesktopView::target`] says where.
+    pub fn ui(&mut self, ui: &mut egui::Ui, shared: &SessionShared, direct: bool) {
+        self.direct = direct;
+        self.target = None;
+        let size = if direct { self.size_only(shared) } else { self.upload(ui.ctx(), shared) };
+        let Some(size) = size else { return };
         let ppp = ui.ctx().pixels_per_point();
         let avail = ui.available_rect_before_wrap();
         let map = ViewMap::place(avail, size, self.scaling, ppp);
@@ -165,8 +174,60 @@ impl DesktopView {
                 self.scaling
             );
         }
-        self.cursor_sprite(ui, shared, map, &response);
+        // Scrolled (larger than the area at 1:1): egui draws it, under its scroll bars.
+        let fits = avail.expand(0.5).contains_rect(map.rect);
+        self.target = if fits { self.target_of(ui, shared, map, size) } else { None };
+        if !direct {
+            self.cursor_sprite(ui, shared, map, &response);
+        } else if shared.inputs.client_mouse() && response.hovered() && shared.cursor.view().shape.is_some() {
+            // The presenter draws the guest's cursor at the pointer.
+            ui.ctx().set_cursor_icon(egui::CursorIcon::None);
+        }
         self.input(ui, &shared.inputs, map, &response);
+    }
+
+    /// Where the X11 presenter should show the surface this frame: the visible part of `map`, in window pixels.
+    fn target_of(&self, ui: &egui::Ui, shared: &SessionShared, map: ViewMap, size: (u32, u32)) -> Option<Target> {
+        let visible = map.rect.intersect(ui.clip_rect());
+        if visible.width() < 1.0 || visible.height() < 1.0 {
+            return None;
+        }
+        let ppp = ui.ctx().pixels_per_point();
+        let px = |v: f32| (v * ppp).round() as i32;
+        let (monitor, display) = self.surface(shared);
+        Some(Target {
+            display,
+            monitor,
+            surface_size: size,
+            window: (
+                px(visible.min.x),
+                px(visible.min.y),
+                px(visible.width()).max(1) as u32,
+                px(visible.height()).max(1) as u32,
+            ),
+            offset: (px(visible.min.x - map.rect.min.x), px(visible.min.y - map.rect.min.y)),
+            scaled: (px(map.rect.width()).max(1) as u32, px(map.rect.height()).max(1) as u32),
+            client_mouse: shared.inputs.client_mouse(),
+        })
+    }
+
+    /// The surface's size without uploading it (the presenter shows it); the texture is dropped.
+    fn size_only(&mut self, shared: &SessionShared) -> Option<(u32, u32)> {
+        let (monitor, display) = self.surface(shared);
+        self.texture = None;
+        self.shown = monitor;
+        let f = display.lock();
+        (f.width > 0 && f.height > 0).then_some((f.width, f.height))
+    }
+
+    /// Where the presenter should draw, from the last frame (`None`: no surface shown).
+    pub fn target(&self) -> Option<Target> {
+        self.target.clone()
+    }
+
+    /// The surface's rectangle in window points, from the last frame.
+    pub fn visible_rect(&self) -> Option<Rect> {
+        self.map.map(|m| m.rect)
     }
 
     /// Uploads what changed; the surface size, if there is one.
@@ -210,7 +271,7 @@ impl DesktopView {
 
     fn draw(&self, ui: &mut egui::Ui, map: ViewMap) -> egui::Response {
         let response = ui.interact(map.rect, ui.id().with("ryll-desktop"), Sense::click_and_drag());
-        if let Some(t) = &self.texture {
+        if let Some(t) = self.texture.as_ref().filter(|_| !self.direct) {
             let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
             ui.painter().image(t.id(), map.rect, uv, Color32::WHITE);
         }

@@ -36,6 +36,7 @@ pub mod status_bar;
 pub mod style;
 pub mod traffic;
 pub mod usb;
+pub mod x11;
 
 use crate::session::traffic::TrafficMeter;
 use crate::session::{self, SessionCommand, SessionConfig, SessionEnd, SessionEvent, SessionShared};
@@ -118,6 +119,8 @@ pub struct RyllApp {
     /// How the session ended, for the process exit code.
     outcome: Arc<Mutex<Option<SessionEnd>>>,
     frames: pulse::FrameLog,
+    /// Draws the desktop straight into the X server (X11 only; `None` in tests and on Wayland).
+    presenter: Option<Arc<x11::Presenter>>,
 }
 
 /// What [`RyllApp::new`] needs.
@@ -140,6 +143,8 @@ pub struct AppParts {
     pub outcome: Arc<Mutex<Option<SessionEnd>>>,
     /// What bug reports of this session hold and where they go.
     pub report: crate::bug_report::ReportSetup,
+    /// The X11 presenter, if it started.
+    pub presenter: Option<Arc<x11::Presenter>>,
 }
 
 impl RyllApp {
@@ -163,6 +168,7 @@ impl RyllApp {
             quit_allowed: false,
             outcome: parts.outcome,
             frames: pulse::FrameLog::default(),
+            presenter: parts.presenter,
         }
     }
 
@@ -261,7 +267,8 @@ impl RyllApp {
         // No fill: the frame is cleared to black (clear_color) and the surface covers the rest.
         let frame = egui::Frame::central_panel(&ctx.style()).inner_margin(0.0).fill(egui::Color32::TRANSPARENT);
         egui::CentralPanel::default().frame(frame).show(ctx, |ui| {
-            self.desktop.ui(ui, &self.shared);
+            let direct = self.presenter.as_ref().is_some_and(|p| p.active());
+            self.desktop.ui(ui, &self.shared, direct);
         });
         egui::Window::new("Session").open(&mut self.toggles.details).default_width(560.0).show(ctx, |ui| {
             session_view::ui(ui, &self.state);
@@ -346,7 +353,22 @@ impl RyllApp {
         self.central(ctx);
         self.reporter.ui(ctx, &self.state);
         self.quit_dialog(ctx);
+        self.present(ctx);
         self.schedule_repaint(ctx, clock);
+    }
+
+    /// Hands the desktop to the X11 presenter, or takes it back while egui draws something over it (a menu, a
+    /// tooltip, a window): then this frame is drawn again at once with the desktop as egui's texture.
+    fn present(&mut self, ctx: &egui::Context) {
+        let Some(p) = &self.presenter else { return };
+        let target =
+            self.desktop.target().filter(|_| !self.desktop.visible_rect().is_some_and(|r| x11::covered(ctx, r)));
+        let was = p.active();
+        let on = target.is_some();
+        p.set(target);
+        if was && !on {
+            ctx.request_discard("the desktop goes back to egui's texture");
+        }
     }
 }
 
@@ -434,10 +456,22 @@ pub fn run(config: SessionConfig) -> ExitCode {
         Box::new(move |cc| {
             style::apply(&cc.egui_ctx);
             let (tx, inbox) = std::sync::mpsc::channel();
-            let repaint = cc.egui_ctx.clone();
-            shared.displays.set_repaint_hook(Arc::new(move || repaint.request_repaint()));
-            let repaint = cc.egui_ctx.clone();
-            shared.cursor.set_repaint_hook(Arc::new(move || repaint.request_repaint()));
+            let presenter = match x11::Presenter::start(cc, shared.cursor.clone()) {
+                Ok(p) => Some(Arc::new(p)),
+                Err(why) => {
+                    tracing::info!("desktop: drawn by egui (OpenGL textures): {why}");
+                    None
+                }
+            };
+            // Guest draws and cursor changes wake the presenter while it shows the desktop, egui otherwise.
+            let wake = |ctx: egui::Context, p: Option<Arc<x11::Presenter>>| -> session::display::RepaintHook {
+                Arc::new(move || match &p {
+                    Some(p) if p.active() => p.wake(),
+                    _ => ctx.request_repaint(),
+                })
+            };
+            shared.displays.set_repaint_hook(wake(cc.egui_ctx.clone(), presenter.clone()));
+            shared.cursor.set_repaint_hook(wake(cc.egui_ctx.clone(), presenter.clone()));
             rt.spawn(forward_events(events, tx.clone(), cc.egui_ctx.clone()));
             rt.spawn(forward_signals(tx, cc.egui_ctx.clone()));
             let repaint = cc.egui_ctx.clone();
@@ -452,6 +486,7 @@ pub fn run(config: SessionConfig) -> ExitCode {
                 inbox,
                 outcome: parts_outcome,
                 report,
+                presenter,
             })))
         }),
     );
@@ -501,6 +536,7 @@ pub(crate) mod fixture {
             inbox,
             outcome: Arc::new(Mutex::new(None)),
             report: crate::bug_report::ReportSetup::default(),
+            presenter: None,
         });
         Fixture { app, events, _commands }
     }

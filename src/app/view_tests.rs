@@ -239,3 +239,25 @@ fn a_second_monitor_is_picked_in_the_status_bar_and_gets_its_own_clicks() {
     h.run();
     assert_eq!(the_map(&h).size, (640, 400), "back to monitor 1");
 }
+
+#[test]
+fn a_menu_over_the_desktop_takes_it_back_from_the_x_server_and_the_view_says_where_to_draw() {
+    let (mut h, _rx) = desktop(640, 400, true);
+    let rect = h.state().app.desktop.visible_rect().expect("the desktop is shown");
+    let ctx = h.ctx.clone();
+    assert!(!x11::covered(&ctx, rect), "nothing is over the desktop yet");
+    let t = h.state().app.desktop.target().expect("a target for the presenter");
+    assert_eq!((t.surface_size, t.monitor, t.client_mouse, t.offset), ((640, 400), 0, true, (0, 0)));
+    let m = the_map(&h);
+    assert_eq!(t.window, (m.rect.min.x as i32, m.rect.min.y as i32, m.rect.width() as u32, m.rect.height() as u32));
+    assert_eq!(t.scaled, (t.window.2, t.window.3));
+    // The "Send key" menu opens upward from the status bar, over the surface.
+    h.get_by_label("Send key").click();
+    h.run();
+    assert!(h.query_by_label("Ctrl+Alt+Del").is_some());
+    assert!(x11::covered(&ctx, rect), "the open menu covers the desktop");
+    h.key_press(egui::Key::Escape);
+    h.run();
+    h.run();
+    assert!(h.query_by_label("Ctrl+Alt+Del").is_none());
+}
