@@ -325,13 +325,9 @@ pub fn decode(data: &[u8], dict: &mut GlzDictionary, limits: &Limits) -> Result<
     if has_alpha {
         decompress(&mut r, &mut px, Pass::Alpha, h.id, dict)?;
     }
-    let mut out = px.clone();
+    // One pass: the dictionary keeps the pixels as decoded, the image gets them opaque.
+    let out = if has_alpha { px.clone() } else { px.iter().map(|p| p | 0xFF00_0000).collect() };
     dict.insert(h.id, px, h.win_head_dist);
-    if !has_alpha {
-        for p in &mut out {
-            *p |= 0xFF00_0000;
-        }
-    }
     let mut p = Pixels { width: h.width, height: h.height, has_alpha, data: out };
     if !h.top_down {
         p.flip_rows();

@@ -151,9 +151,29 @@ trait Units {
 }
 
 /// Copies front to back so an overlapping copy repeats the pattern, as LZ back references mean.
+///
+/// An overlapping copy (distance below the length: a run) goes in whole slices: after the first `dist` pixels the
+/// copied span repeats with period `dist`, so each step may copy everything written so far (a fill for distance 1).
 pub(crate) fn copy_forward<T: Copy>(buf: &mut [T], from: usize, to: usize, len: usize) {
-    if to.saturating_sub(from) >= len && to.saturating_add(len) <= buf.len() {
-        buf.copy_within(from..from + len, to);
+    if from < to && to.saturating_add(len) <= buf.len() {
+        let dist = to - from;
+        if dist >= len {
+            buf.copy_within(from..from + len, to);
+        } else if dist == 1 {
+            if let Some(&v) = buf.get(from) {
+                if let Some(run) = buf.get_mut(to..to + len) {
+                    run.fill(v);
+                }
+            }
+        } else {
+            let mut done = 0;
+            while done < len {
+                // [from, to + done) is final and repeats with period `dist`; `done` is a multiple of it.
+                let n = (dist + done).min(len - done);
+                buf.copy_within(from..from + n, to + done);
+                done += n;
+            }
+        }
         return;
     }
     for i in 0..len {
@@ -504,6 +524,22 @@ pub(crate) mod test_encoder {
 mod tests {
     use super::test_encoder::{body, greedy, header, Item};
     use super::*;
+
+    #[test]
+    fn overlapping_copies_repeat_the_pattern_as_a_pixel_by_pixel_copy_would() {
+        for dist in 1..9usize {
+            for len in 0..40usize {
+                let mut fast: Vec<u32> = (0..60).collect();
+                let mut slow = fast.clone();
+                let to = 12;
+                copy_forward(&mut fast, to - dist, to, len);
+                for i in 0..len {
+                    slow[to + i] = slow[to + i - dist];
+                }
+                assert_eq!(fast, slow, "distance {dist}, length {len}");
+            }
+        }
+    }
 
     const L: Limits = Limits { max_side: 16_384, max_pixels: 64 << 20 };
 
