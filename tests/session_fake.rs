@@ -12,6 +12,7 @@ use ryll::protocol::constants::{
 use ryll::protocol::link::{parse_link_result, AuthMechanism, LinkHeader, LinkMess, LinkReply};
 use ryll::protocol::main_channel::ChannelId;
 use ryll::session::{SessionConfig, SessionEnd, SessionEvent};
+use std::sync::Arc;
 use support::server::NET_TEST_PADDING;
 use support::{within, FakeServer, FakeServerConfig, LinkResult, RunningSession, INPUTS, WEBDAV};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -314,5 +315,28 @@ async fn a_server_without_webdav_reports_no_webdav_channel_and_keeps_running() {
 async fn the_disconnect_command_ends_with_user_requested() {
     let (server, mut session) = connect(FakeServerConfig::default(), "").await;
     session.wait_for("Connected", |e| matches!(e, SessionEvent::Connected { .. })).await;
+    finish(server, session).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_monitors_cursor_channel_links_and_reports_under_its_own_id() {
+    // Two monitors (as with two qxl devices): cursor channels 0 and 1. The fake's hello is no CURSOR_INIT, so each
+    // channel refuses it, and the refusal is counted on that monitor's pointer only.
+    let cursor = |id| ChannelId { channel_type: ChannelType::Cursor, id };
+    support::init_tracing();
+    let server = FakeServer::start(FakeServerConfig::default().channels(&[cursor(0), cursor(1), WEBDAV])).await;
+    let cfg = SessionConfig { addr: server.addr(), inputs: true, ..SessionConfig::default() };
+    let session = RunningSession::start(cfg);
+    let shared = session.shared.clone();
+    support::within("both cursor channels to refuse the hello", async {
+        while [0, 1].map(|id| (shared.cursor_view(id).linked, shared.cursor_view(id).refused)) != [(true, 1); 2] {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(Arc::ptr_eq(&shared.cursors.get(0).expect("cursor 0"), &shared.cursor), "channel 0 is the session's");
+    assert_eq!(shared.cursor_view(2), Default::default(), "no third monitor");
+    let linked: Vec<ChannelId> = server.state().links_of(ChannelType::Cursor).iter().map(|l| l.channel).collect();
+    assert_eq!(linked.len(), 2, "{linked:?}");
     finish(server, session).await;
 }

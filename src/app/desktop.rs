@@ -87,7 +87,8 @@ impl ViewMap {
 pub struct DesktopView {
     texture: Option<TextureHandle>,
     generation: u64,
-    cursor: Option<(u64, TextureHandle)>,
+    /// The guest cursor's texture, and the monitor and generation it was made from.
+    cursor: Option<((u8, u64), TextureHandle)>,
     /// How the surface is shown.
     pub scaling: Scaling,
     /// The monitor shown: its display channel id (0 unless the user picks another in the status bar).
@@ -179,7 +180,7 @@ impl DesktopView {
         self.target = if fits { self.target_of(ui, shared, map, size) } else { None };
         if !direct {
             self.cursor_sprite(ui, shared, map, &response);
-        } else if shared.inputs.client_mouse() && response.hovered() && shared.cursor.view().shape.is_some() {
+        } else if shared.inputs.client_mouse() && response.hovered() && shared.cursor_view(self.shown).shape.is_some() {
             // The presenter draws the guest's cursor at the pointer.
             ui.ctx().set_cursor_icon(egui::CursorIcon::None);
         }
@@ -280,7 +281,7 @@ impl DesktopView {
 
     /// The guest cursor at its hot spot: at the local pointer in client mode, where the server says otherwise.
     fn cursor_sprite(&mut self, ui: &egui::Ui, shared: &SessionShared, map: ViewMap, response: &egui::Response) {
-        let view = shared.cursor.view();
+        let view = shared.cursor_view(self.shown);
         let Some(shape) = view.shape.as_ref().filter(|_| view.visible) else { return };
         let client = shared.inputs.client_mouse();
         let at = if client {
@@ -289,7 +290,8 @@ impl DesktopView {
             view.position.map(|(x, y)| (x as f32, y as f32))
         };
         let Some((x, y)) = at else { return };
-        if self.cursor.as_ref().is_none_or(|(g, _)| *g != view.generation) {
+        let key = (self.shown, view.generation);
+        if self.cursor.as_ref().is_none_or(|(k, _)| *k != key) {
             let px = &shape.pixels;
             let image = ColorImage::new(
                 [px.width as usize, px.height as usize],
@@ -300,7 +302,7 @@ impl DesktopView {
                     })
                     .collect(),
             );
-            self.cursor = Some((view.generation, ui.ctx().load_texture("ryll-cursor", image, TextureOptions::NEAREST)));
+            self.cursor = Some((key, ui.ctx().load_texture("ryll-cursor", image, TextureOptions::NEAREST)));
         }
         let Some((_, tex)) = &self.cursor else { return };
         let min = map.to_window(x - shape.hot_x as f32, y - shape.hot_y as f32);

@@ -456,7 +456,7 @@ pub fn run(config: SessionConfig) -> ExitCode {
         Box::new(move |cc| {
             style::apply(&cc.egui_ctx);
             let (tx, inbox) = std::sync::mpsc::channel();
-            let presenter = match x11::Presenter::start(cc, shared.cursor.clone()) {
+            let presenter = match x11::Presenter::start(cc, shared.cursors.clone()) {
                 Ok(p) => Some(Arc::new(p)),
                 Err(why) => {
                     tracing::info!("desktop: drawn by egui (OpenGL textures): {why}");
@@ -471,7 +471,7 @@ pub fn run(config: SessionConfig) -> ExitCode {
                 })
             };
             shared.displays.set_repaint_hook(wake(cc.egui_ctx.clone(), presenter.clone()));
-            shared.cursor.set_repaint_hook(wake(cc.egui_ctx.clone(), presenter.clone()));
+            shared.cursors.set_repaint_hook(wake(cc.egui_ctx.clone(), presenter.clone()));
             rt.spawn(forward_events(events, tx.clone(), cc.egui_ctx.clone()));
             rt.spawn(forward_signals(tx, cc.egui_ctx.clone()));
             let repaint = cc.egui_ctx.clone();

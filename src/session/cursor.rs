@@ -1,6 +1,8 @@
 //! The guest pointer in the session: the cursor channel's [`ChannelKind`] and [`CursorShared`], which front ends
-//! read (like the display, through shared state and a repaint hook).
+//! read (like the display, through shared state and a repaint hook). Each monitor has its own cursor channel, with
+//! the id of its display channel: [`Cursors`].
 
+use super::by_channel::{ByChannel, Hooked};
 use super::display::RepaintHook;
 use super::table::{ChannelContext, ChannelFuture, ChannelKind, LinkedChannel};
 use crate::canvas::cursor::CursorShape;
@@ -67,14 +69,25 @@ impl CursorShared {
     }
 }
 
-/// The cursor channel (type 4): one per session (the pointer of display 0).
+impl Hooked for CursorShared {
+    fn set_repaint_hook(&self, hook: RepaintHook) {
+        CursorShared::set_repaint_hook(self, hook);
+    }
+}
+
+/// Every cursor channel's pointer by channel id, which is the id of the display channel (monitor) it belongs to.
+/// Cursor channel 0's is also [`super::SessionShared::cursor`].
+pub type Cursors = ByChannel<CursorShared>;
+
+/// The cursor channel (type 4): one per monitor, publishing its pointer in [`Cursors`].
 pub(crate) struct CursorChannelKind {
-    shared: Arc<CursorShared>,
+    cursors: Arc<Cursors>,
 }
 
 impl CursorChannelKind {
-    pub(crate) fn new(shared: Arc<CursorShared>) -> Self {
-        CursorChannelKind { shared }
+    pub(crate) fn new(primary: Arc<CursorShared>, cursors: Arc<Cursors>) -> Self {
+        cursors.insert(0, primary);
+        CursorChannelKind { cursors }
     }
 }
 
@@ -91,11 +104,7 @@ impl ChannelKind for CursorChannelKind {
         MAX_CURSOR_MESSAGE
     }
 
-    fn single(&self) -> bool {
-        true
-    }
-
-    fn run(&self, linked: LinkedChannel, _ctx: ChannelContext) -> ChannelFuture {
-        Box::pin(run_cursor(linked, self.shared.clone()))
+    fn run(&self, linked: LinkedChannel, ctx: ChannelContext) -> ChannelFuture {
+        Box::pin(run_cursor(linked, self.cursors.entry(ctx.id.id)))
     }
 }

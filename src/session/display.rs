@@ -1,6 +1,7 @@
 //! The guest's screen in the session: the display channel's [`ChannelKind`], its settings, and [`DisplayShared`],
 //! the primary surface that front ends read through shared state and a repaint hook (no event queue per frame).
 
+use super::by_channel::{ByChannel, Hooked};
 use super::table::{ChannelContext, ChannelFuture, ChannelKind, LinkedChannel};
 use super::{DisplayEvent, SessionEvent};
 use crate::canvas::{Area, SessionImages};
@@ -194,55 +195,19 @@ impl DisplayShared {
 }
 
 /// Every display channel's primary surface by channel id: one monitor each (a VM with two qxl devices has display
-/// channels 0 and 1). Display channel 0's is also [`super::SessionShared::display`]. At most 256 (ids are `u8`).
-#[derive(Default)]
-pub struct Displays {
-    table: Mutex<std::collections::BTreeMap<u8, Arc<DisplayShared>>>,
-    hook: Mutex<Option<RepaintHook>>,
-}
+/// channels 0 and 1). Display channel 0's is also [`super::SessionShared::display`].
+pub type Displays = ByChannel<DisplayShared>;
 
-impl std::fmt::Debug for Displays {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Displays").field("ids", &self.ids()).finish_non_exhaustive()
+impl Hooked for DisplayShared {
+    fn set_repaint_hook(&self, hook: RepaintHook) {
+        DisplayShared::set_repaint_hook(self, hook);
     }
 }
 
-impl Displays {
-    /// The display channel `id`'s surface, once that channel has linked.
-    pub fn get(&self, id: u8) -> Option<Arc<DisplayShared>> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
-    }
-
+impl ByChannel<DisplayShared> {
     /// The ids of the display channels that have a surface now, in order.
     pub fn ids(&self) -> Vec<u8> {
-        let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        table.iter().filter(|(_, d)| d.lock().width > 0).map(|(id, _)| *id).collect()
-    }
-
-    /// Sets the repaint hook on every display, and on those that link later.
-    pub fn set_repaint_hook(&self, hook: RepaintHook) {
-        *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(hook.clone());
-        for d in self.table.lock().unwrap_or_else(|e| e.into_inner()).values() {
-            d.set_repaint_hook(hook.clone());
-        }
-    }
-
-    /// Puts `shared` at `id` (display channel 0's, which the session creates).
-    pub(crate) fn insert(&self, id: u8, shared: Arc<DisplayShared>) {
-        if let Some(hook) = self.hook.lock().unwrap_or_else(|e| e.into_inner()).clone() {
-            shared.set_repaint_hook(hook);
-        }
-        self.table.lock().unwrap_or_else(|e| e.into_inner()).insert(id, shared);
-    }
-
-    /// Display channel `id`'s surface, made on its first link (a relink keeps it).
-    fn entry(&self, id: u8) -> Arc<DisplayShared> {
-        if let Some(d) = self.get(id) {
-            return d;
-        }
-        let d = Arc::new(DisplayShared::default());
-        self.insert(id, d.clone());
-        d
+        self.all().into_iter().filter(|(_, d)| d.lock().width > 0).map(|(id, _)| id).collect()
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`SessionCommand`]s through the returned [`SessionHandle`]. Live counters are in [`SessionShared`], which the
 //! front end may read at any time without going through the event queue. No front end contains protocol logic.
 
+pub mod by_channel;
 pub mod cursor;
 pub mod display;
 pub mod inputs;
@@ -290,8 +291,10 @@ pub struct SessionShared {
     pub displays: Arc<display::Displays>,
     /// The inputs channel's queue and the input state (mouse mode, lock LEDs).
     pub inputs: Arc<inputs::InputsShared>,
-    /// The guest pointer (cursor channel).
+    /// The guest pointer of display channel 0 (cursor channel 0).
     pub cursor: Arc<cursor::CursorShared>,
+    /// Every cursor channel's pointer (one per monitor), channel 0's included.
+    pub cursors: Arc<cursor::Cursors>,
     /// The multimedia clock video frames are stamped against (set by the main channel).
     pub mm_clock: Arc<display::MmClock>,
     /// What Windows guests tripped over, for every share of the session.
@@ -301,6 +304,14 @@ pub struct SessionShared {
 }
 
 impl SessionShared {
+    /// The guest pointer of monitor `display` (its cursor channel's), or none while that channel is not linked.
+    pub fn cursor_view(&self, display: u8) -> cursor::CursorView {
+        match display {
+            0 => self.cursor.view(),
+            id => self.cursors.get(id).map(|c| c.view()).unwrap_or_default(),
+        }
+    }
+
     /// Total bytes (in, out) over all channels.
     pub fn total_bytes(&self) -> (u64, u64) {
         let list = self.channels.lock().map(|l| l.clone()).unwrap_or_default();
@@ -369,7 +380,7 @@ fn channel_kinds(config: &SessionConfig, shared: &SessionShared) -> Vec<Arc<dyn 
     }
     if config.inputs {
         kinds.push(Arc::new(inputs::InputsKind::new(shared.inputs.clone())));
-        kinds.push(Arc::new(cursor::CursorChannelKind::new(shared.cursor.clone())));
+        kinds.push(Arc::new(cursor::CursorChannelKind::new(shared.cursor.clone(), shared.cursors.clone())));
     }
     let mode = config.webdav.compression;
     kinds.push(Arc::new(usb::UsbKind::new(config.usb.clone(), shared.usb.clone(), shared.webdav.clone(), mode)));

@@ -18,7 +18,7 @@
 
 mod draw;
 
-use crate::session::cursor::CursorShared;
+use crate::session::cursor::Cursors;
 use crate::session::display::DisplayShared;
 use draw::{Drawing, Formats};
 use eframe::egui;
@@ -36,7 +36,7 @@ const MIN_INTERVAL: Duration = Duration::from_millis(12);
 pub struct Target {
     /// The surface shown.
     pub display: Arc<DisplayShared>,
-    /// Its display channel id (the guest cursor belongs to display 0).
+    /// Its display channel id (the guest cursor drawn is that monitor's cursor channel's).
     pub monitor: u8,
     /// The surface size the view laid out (another size: the view is asked to lay it out again).
     pub surface_size: (u32, u32),
@@ -97,7 +97,7 @@ pub struct Presenter {
 impl Presenter {
     /// Starts presenting into a child of `cc`'s window when it is an X11 window and the server has what is needed;
     /// otherwise why not (the window then draws the desktop with egui).
-    pub fn start(cc: &eframe::CreationContext<'_>, cursor: Arc<CursorShared>) -> Result<Presenter, String> {
+    pub fn start(cc: &eframe::CreationContext<'_>, cursors: Arc<Cursors>) -> Result<Presenter, String> {
         use raw_window_handle::{HasWindowHandle, RawWindowHandle};
         if std::env::var("RYLL_PRESENT").is_ok_and(|v| v == "texture") {
             return Err("RYLL_PRESENT=texture".into());
@@ -123,7 +123,7 @@ impl Presenter {
         let s = shared.clone();
         std::thread::Builder::new()
             .name("ryll-x11-present".into())
-            .spawn(move || draw_loop(s, cursor))
+            .spawn(move || draw_loop(s, cursors))
             .map_err(|e| format!("cannot start the presenter: {e}"))?;
         let s = shared.clone();
         std::thread::Builder::new()
@@ -210,7 +210,7 @@ pub fn covered(ctx: &egui::Context, rect: egui::Rect) -> bool {
 }
 
 /// The presenter's thread: waits for something to draw, then draws it; at most one present per [`MIN_INTERVAL`].
-fn draw_loop(shared: Arc<Shared>, cursor: Arc<CursorShared>) {
+fn draw_loop(shared: Arc<Shared>, cursors: Arc<Cursors>) {
     let mut drawing = Drawing::new(shared.child, shared.formats.clone());
     let mut last = Instant::now() - MIN_INTERVAL;
     loop {
@@ -233,7 +233,10 @@ fn draw_loop(shared: Arc<Shared>, cursor: Arc<CursorShared>) {
         };
         last = Instant::now();
         let result = match &target {
-            Some(t) => drawing.present(&shared.conn, t, full, redraw, &cursor.view(), pointer),
+            Some(t) => {
+                let cursor = cursors.get(t.monitor).map(|c| c.view()).unwrap_or_default();
+                drawing.present(&shared.conn, t, full, redraw, &cursor, pointer)
+            }
             None => drawing.hide(&shared.conn).map(|()| false),
         };
         match result {
