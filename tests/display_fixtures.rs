@@ -145,7 +145,7 @@ fn lz_glz_decoder() -> impl Fn(&DrawCopy) -> Vec<u32> {
     move |d: &DrawCopy| {
         let data = d.sized_data().unwrap();
         let p = match d.image_type {
-            image_type::LZ_RGB => lz::decode(data, None, &Limits::default()).unwrap(),
+            image_type::LZ_RGB => std::sync::Arc::new(lz::decode(data, None, &Limits::default()).unwrap()),
             image_type::GLZ_RGB => glz::decode(data, &mut dict.borrow_mut(), &Limits::default()).unwrap(),
             t => panic!("unexpected image type {t}"),
         };

@@ -169,35 +169,36 @@ pub(super) fn decode(
 ) -> Result<(Arc<Pixels>, bool), CanvasError> {
     let d = &image.descriptor;
     let lossy = matches!(image.data, ImageData::Jpeg(_) | ImageData::JpegAlpha { .. });
-    let mut pixels = match &image.data {
+    let mut pixels: Arc<Pixels> = match &image.data {
         ImageData::Bitmap(b) => {
             let format = BitmapFormat::from_u8(b.format)?;
             let palette = if format.uses_palette() { Some(palette(&b.palette, b.flags, palettes)?) } else { None };
-            bitmap::decode(&codec_bitmap(b, format, palette.as_deref().map(Vec::as_slice)), limits)?
+            Arc::new(bitmap::decode(&codec_bitmap(b, format, palette.as_deref().map(Vec::as_slice)), limits)?)
         }
-        ImageData::Quic(data) => quic::decode(data, limits)?,
+        ImageData::Quic(data) => Arc::new(quic::decode(data, limits)?),
         ImageData::LzPlt { flags, palette: p, data } => {
             let p = palette(p, *flags, palettes)?;
-            lz::decode(data, Some(&p), limits)?
+            Arc::new(lz::decode(data, Some(&p), limits)?)
         }
-        ImageData::LzRgb(data) => lz::decode(data, None, limits)?,
+        ImageData::LzRgb(data) => Arc::new(lz::decode(data, None, limits)?),
+        // GLZ images come shared with the dictionary, which keeps them.
         ImageData::GlzRgb(data) => crate::codecs::glz::decode(data, &mut session.glz(), limits)?,
         ImageData::ZlibGlzRgb { glz_data_size, data } => {
             zlib_glz::decode(*glz_data_size, data, &mut session.glz(), limits)?
         }
-        ImageData::Jpeg(data) => jpeg::decode(data, limits)?,
+        ImageData::Jpeg(data) => Arc::new(jpeg::decode(data, limits)?),
         ImageData::JpegAlpha { flags, jpeg_size, data } => {
-            jpeg::decode_alpha(flags & JPEG_ALPHA_TOP_DOWN != 0, *jpeg_size, data, limits)?
+            Arc::new(jpeg::decode_alpha(flags & JPEG_ALPHA_TOP_DOWN != 0, *jpeg_size, data, limits)?)
         }
-        ImageData::Lz4(data) => lz4::decode(d.width, d.height, data, limits)?,
+        ImageData::Lz4(data) => Arc::new(lz4::decode(d.width, d.height, data, limits)?),
         ImageData::FromCache | ImageData::FromCacheLossless | ImageData::Surface(_) => {
             return Err(CanvasError::invalid("image", "a cache or surface reference is resolved by the canvas"));
         }
     };
-    if d.flags & IMAGE_HIGH_BITS_SET != 0 {
-        pixels.data.iter_mut().for_each(|p| *p |= 0xff00_0000);
+    if d.flags & IMAGE_HIGH_BITS_SET != 0 && pixels.has_alpha {
+        // Images without alpha are opaque already; one shared with the GLZ dictionary is copied first.
+        Arc::make_mut(&mut pixels).data.iter_mut().for_each(|p| *p |= 0xff00_0000);
     }
-    let pixels = Arc::new(pixels);
     if d.flags & (IMAGE_CACHE_ME | IMAGE_CACHE_REPLACE_ME) != 0 {
         session.pixmaps().insert(d.id, Arc::clone(&pixels), lossy)?;
     }

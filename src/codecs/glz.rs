@@ -14,16 +14,18 @@
 //! bits 17–24. Length = field + bias (RGB32 0, RGB16 1, alpha 2). With an image distance of 0 the reference is
 //! inside this image, `offset + 1` pixels back; otherwise it starts at pixel `offset` of the image
 //! `id − distance`, counted in that image's stream order. RGBA adds an alpha pass coded the same way, whose
-//! references copy only alpha bytes.
+//! references copy only alpha bytes (an earlier image without alpha has alpha 0 there, as the reference decoder keeps
+//! RGB images; the pixels such an image copied from an image with alpha are opaque here).
 //!
 //! The dictionary keeps decoded images in stream order. After image `id` it may drop every image older than
 //! `id − win_head_dist` (of the newest image of the run of consecutive ids, since several display channels may
 //! decode out of order); a pixel budget bounds it as well.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use super::lz::{copy_forward, read_rgb, read_rgb16, LzType, LZ_MAGIC, LZ_VERSION};
-use super::reader::ByteReader;
+use super::lz::{add_length_bytes, read_rgb16, LzType, LZ_MAGIC, LZ_VERSION};
+use super::reader::{rgb, ByteReader};
 use super::{DecodeError, Limits, Pixels};
 
 /// The largest dictionary window a client may announce in DISPLAY_INIT, in pixels.
@@ -76,8 +78,8 @@ pub fn parse_header(data: &[u8]) -> Result<GlzHeader, DecodeError> {
 pub const GLZ_HEADER_LEN: usize = 33;
 
 struct StoredImage {
-    /// Pixels in stream order as the reference decoder keeps them: RGB types with a zero alpha byte.
-    pixels: Vec<u32>,
+    /// The image in stream order (alpha in the alpha bytes when `has_alpha`, else opaque).
+    pixels: Arc<Pixels>,
     win_head_dist: u32,
 }
 
@@ -154,17 +156,18 @@ impl GlzDictionary {
         (expected < header.id).then_some(expected)
     }
 
-    fn get(&self, id: u64) -> Result<&[u32], DecodeError> {
+    /// The image `id`'s pixels in stream order, and whether it has alpha.
+    fn get(&self, id: u64) -> Result<(&[u32], bool), DecodeError> {
         self.images
             .get(&id)
-            .map(|i| i.pixels.as_slice())
+            .map(|i| (i.pixels.data.as_slice(), i.pixels.has_alpha))
             .ok_or_else(|| DecodeError::invalid("GLZ reference", format!("image {id} is not in the dictionary")))
     }
 
-    fn insert(&mut self, id: u64, pixels: Vec<u32>, win_head_dist: u32) {
-        let n = pixels.len() as u64;
+    fn insert(&mut self, id: u64, pixels: Arc<Pixels>, win_head_dist: u32) {
+        let n = pixels.data.len() as u64;
         if let Some(old) = self.images.remove(&id) {
-            self.total_pixels -= old.pixels.len() as u64;
+            self.total_pixels -= old.pixels.data.len() as u64;
         }
         if n > self.max_pixels {
             return;
@@ -185,84 +188,162 @@ impl GlzDictionary {
             self.images.get(&newest).map(|img| newest.saturating_sub(u64::from(img.win_head_dist))).unwrap_or(0);
         let kept = self.images.split_off(&horizon);
         for dropped in std::mem::replace(&mut self.images, kept).into_values() {
-            self.total_pixels -= dropped.pixels.len() as u64;
+            self.total_pixels -= dropped.pixels.data.len() as u64;
         }
         while self.total_pixels > self.max_pixels {
             match self.images.pop_first() {
-                Some((_, dropped)) => self.total_pixels -= dropped.pixels.len() as u64,
+                Some((_, dropped)) => self.total_pixels -= dropped.pixels.data.len() as u64,
                 None => break,
             }
         }
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Pass {
-    Rgb32,
-    Rgb16,
-    Alpha,
+/// One back reference: `len` units from pixel `offset` of the image `image_dist` ids back, or, with an image
+/// distance of 0, from `offset + 1` pixels back in this image. `len` is the length field; add the pass's bias.
+struct Reference {
+    len: usize,
+    offset: usize,
+    image_dist: u64,
 }
 
-/// One GLZ pass over `out` (this image's pixels in stream order). Every item consumes input.
-fn decompress(
+/// Reads the rest of the reference that starts with control byte `ctrl` (32 or more).
+fn read_reference(ctrl: u8, r: &mut ByteReader<'_>) -> Result<Reference, DecodeError> {
+    let mut len = usize::from(ctrl >> 5);
+    if len == 7 {
+        len = add_length_bytes(r, len)?;
+    }
+    let mut offset = usize::from(ctrl & 0x0F) | usize::from(r.u8()?) << 4;
+    let code = r.u8()?;
+    let extra = u32::from(code >> 6);
+    let mut image_dist: u64;
+    if ctrl & 0x10 == 0 {
+        image_dist = u64::from(code & 0x3F);
+        for i in 0..extra {
+            image_dist |= u64::from(r.u8()?) << (6 + 8 * i);
+        }
+    } else {
+        offset |= usize::from(code & 0x1F) << 12;
+        image_dist = 0;
+        for i in 0..extra {
+            image_dist |= u64::from(r.u8()?) << (8 * i);
+        }
+        if code & 0x20 != 0 {
+            offset |= usize::from(r.u8()?) << 17;
+        }
+    }
+    Ok(Reference { len, offset, image_dist })
+}
+
+/// The `len` pixels from `offset` of the image `image_dist` ids before `id`, and whether that image has alpha.
+fn earlier(
+    dict: &GlzDictionary,
+    id: u64,
+    image_dist: u64,
+    offset: usize,
+    len: usize,
+) -> Result<(&[u32], bool), DecodeError> {
+    let ref_id = id
+        .checked_sub(image_dist)
+        .ok_or_else(|| DecodeError::invalid("GLZ reference", format!("image distance {image_dist}")))?;
+    let (src, alpha) = dict.get(ref_id)?;
+    let src = src
+        .get(offset..)
+        .and_then(|s| s.get(..len))
+        .ok_or_else(|| DecodeError::invalid("GLZ reference", format!("pixels {offset}+{len} beyond image {ref_id}")))?;
+    Ok((src, alpha))
+}
+
+/// Appends `len` pixels copied from `dist` pixels back (`dist ≤ out.len()`), front to back: an overlapping copy
+/// repeats the pattern, and goes in whole slices (after the first `dist` pixels the span repeats with period
+/// `dist`, so each step may copy everything written so far). No step reallocates when `out` has the capacity.
+fn extend_back(out: &mut Vec<u32>, dist: usize, len: usize) {
+    let from = out.len() - dist;
+    if dist == 1 {
+        if let Some(&v) = out.last() {
+            out.resize(out.len() + len, v);
+        }
+        return;
+    }
+    let mut left = len;
+    while left > 0 {
+        let n = (out.len() - from).min(left);
+        out.extend_from_within(from..from + n);
+        left -= n;
+    }
+}
+
+/// The colour pass of an image of `total` pixels, appended to `out` (empty, with that capacity). Pixels come out
+/// opaque; returns whether a reference copied pixels of an image with alpha (whose alpha came along).
+fn decompress_colour(
     r: &mut ByteReader<'_>,
-    out: &mut [u32],
-    pass: Pass,
+    out: &mut Vec<u32>,
+    total: usize,
+    rgb16: bool,
     id: u64,
     dict: &GlzDictionary,
-) -> Result<(), DecodeError> {
+) -> Result<bool, DecodeError> {
+    let bias = usize::from(rgb16);
+    let mut copied_alpha = false;
+    while out.len() < total {
+        let ctrl = r.u8()?;
+        if ctrl < 32 {
+            let count = usize::from(ctrl) + 1;
+            if count > total - out.len() {
+                return Err(overrun("literal"));
+            }
+            if rgb16 {
+                for _ in 0..count {
+                    out.push(read_rgb16(r)?);
+                }
+            } else {
+                let bytes = r.bytes(count * 3)?;
+                out.extend(bytes.chunks_exact(3).map(|c| match *c {
+                    [b, g, rr] => rgb(b, g, rr),
+                    _ => 0,
+                }));
+            }
+            continue;
+        }
+        let Reference { len, offset, image_dist } = read_reference(ctrl, r)?;
+        let len = len.saturating_add(bias);
+        if len > total - out.len() {
+            return Err(overrun("reference"));
+        }
+        if image_dist == 0 {
+            let dist = offset + 1;
+            if dist > out.len() {
+                return Err(DecodeError::invalid("GLZ reference", format!("distance {dist} before the start")));
+            }
+            extend_back(out, dist, len);
+        } else {
+            let (src, alpha) = earlier(dict, id, image_dist, offset, len)?;
+            copied_alpha |= alpha;
+            out.extend_from_slice(src);
+        }
+    }
+    Ok(copied_alpha)
+}
+
+/// The alpha pass of an RGBA image over `out` (its colour pass done). References copy only alpha bytes; an earlier
+/// image without alpha gives 0, as the reference decoder keeps such images.
+fn decompress_alpha(r: &mut ByteReader<'_>, out: &mut [u32], id: u64, dict: &GlzDictionary) -> Result<(), DecodeError> {
     let total = out.len();
-    let bias = match pass {
-        Pass::Rgb32 => 0,
-        Pass::Rgb16 => 1,
-        Pass::Alpha => 2,
-    };
     let mut pos = 0usize;
+    let set = |p: &mut u32, a: u32| *p = (*p & 0x00FF_FFFF) | a;
     while pos < total {
         let ctrl = r.u8()?;
         if ctrl < 32 {
             let count = usize::from(ctrl) + 1;
             let dest = out.get_mut(pos..pos + count).ok_or_else(|| overrun("literal"))?;
-            for p in dest {
-                *p = match pass {
-                    Pass::Rgb32 => read_rgb(r)? & 0x00FF_FFFF,
-                    Pass::Rgb16 => read_rgb16(r)? & 0x00FF_FFFF,
-                    Pass::Alpha => (*p & 0x00FF_FFFF) | u32::from(r.u8()?) << 24,
-                };
+            for (p, &a) in dest.iter_mut().zip(r.bytes(count)?) {
+                set(p, u32::from(a) << 24);
             }
             pos += count;
             continue;
         }
-        let mut len = usize::from(ctrl >> 5);
-        if len == 7 {
-            loop {
-                let b = r.u8()?;
-                len = len.saturating_add(usize::from(b));
-                if b != 255 {
-                    break;
-                }
-            }
-        }
-        let mut offset = usize::from(ctrl & 0x0F) | usize::from(r.u8()?) << 4;
-        let code = r.u8()?;
-        let extra = u32::from(code >> 6);
-        let mut image_dist: u64;
-        if ctrl & 0x10 == 0 {
-            image_dist = u64::from(code & 0x3F);
-            for i in 0..extra {
-                image_dist |= u64::from(r.u8()?) << (6 + 8 * i);
-            }
-        } else {
-            offset |= usize::from(code & 0x1F) << 12;
-            image_dist = 0;
-            for i in 0..extra {
-                image_dist |= u64::from(r.u8()?) << (8 * i);
-            }
-            if code & 0x20 != 0 {
-                offset |= usize::from(r.u8()?) << 17;
-            }
-        }
-        let len = len.saturating_add(bias);
+        let Reference { len, offset, image_dist } = read_reference(ctrl, r)?;
+        let len = len.saturating_add(2);
         if len > total - pos {
             return Err(overrun("reference"));
         }
@@ -271,33 +352,17 @@ fn decompress(
             if dist > pos {
                 return Err(DecodeError::invalid("GLZ reference", format!("distance {dist} before the start")));
             }
-            match pass {
-                Pass::Alpha => {
-                    for i in pos..pos + len {
-                        let a = out.get(i - dist).map_or(0, |&p| p & 0xFF00_0000);
-                        if let Some(p) = out.get_mut(i) {
-                            *p = (*p & 0x00FF_FFFF) | a;
-                        }
-                    }
+            for i in pos..pos + len {
+                let a = out.get(i - dist).map_or(0, |&p| p & 0xFF00_0000);
+                if let Some(p) = out.get_mut(i) {
+                    set(p, a);
                 }
-                _ => copy_forward(out, pos - dist, pos, len),
             }
         } else {
-            let ref_id = id
-                .checked_sub(image_dist)
-                .ok_or_else(|| DecodeError::invalid("GLZ reference", format!("image distance {image_dist}")))?;
-            let src = dict.get(ref_id)?;
-            let src = src.get(offset..).and_then(|s| s.get(..len)).ok_or_else(|| {
-                DecodeError::invalid("GLZ reference", format!("pixels {offset}+{len} beyond image {ref_id}"))
-            })?;
+            let (src, alpha) = earlier(dict, id, image_dist, offset, len)?;
             let dest = out.get_mut(pos..pos + len).ok_or_else(|| overrun("reference"))?;
-            match pass {
-                Pass::Alpha => {
-                    for (d, s) in dest.iter_mut().zip(src) {
-                        *d = (*d & 0x00FF_FFFF) | (s & 0xFF00_0000);
-                    }
-                }
-                _ => dest.copy_from_slice(src),
+            for (d, s) in dest.iter_mut().zip(src) {
+                set(d, if alpha { s & 0xFF00_0000 } else { 0 });
             }
         }
         pos += len;
@@ -311,28 +376,35 @@ fn overrun(what: &str) -> DecodeError {
 
 /// Decodes a GLZ image, taking references from `dict`, then adds it to `dict`. A reference to an image the
 /// dictionary does not hold is an error (see [`GlzDictionary::first_missing`] to wait for it first).
-pub fn decode(data: &[u8], dict: &mut GlzDictionary, limits: &Limits) -> Result<Pixels, DecodeError> {
+///
+/// The pixels are written once: a top-down image is shared with the dictionary, which keeps it as returned (RGB
+/// images opaque); a bottom-up one is kept in stream order beside the flipped copy returned.
+pub fn decode(data: &[u8], dict: &mut GlzDictionary, limits: &Limits) -> Result<Arc<Pixels>, DecodeError> {
     let (h, mut r) = read_header(data)?;
     let n = limits.check(h.width, h.height)?;
-    let pass = match h.lz_type {
-        LzType::Rgb16 => Pass::Rgb16,
-        LzType::Rgb24 | LzType::Rgb32 | LzType::Rgba => Pass::Rgb32,
+    let rgb16 = match h.lz_type {
+        LzType::Rgb16 => true,
+        LzType::Rgb24 | LzType::Rgb32 | LzType::Rgba => false,
         t => return Err(DecodeError::invalid("GLZ type", format!("{t:?} (GLZ_RGB carries no palette)"))),
     };
-    let mut px = vec![0u32; n];
-    decompress(&mut r, &mut px, pass, h.id, dict)?;
+    let mut px = Vec::with_capacity(n);
+    let copied_alpha = decompress_colour(&mut r, &mut px, n, rgb16, h.id, dict)?;
     let has_alpha = h.lz_type == LzType::Rgba;
     if has_alpha {
-        decompress(&mut r, &mut px, Pass::Alpha, h.id, dict)?;
+        decompress_alpha(&mut r, &mut px, h.id, dict)?;
+    } else if copied_alpha {
+        px.iter_mut().for_each(|p| *p |= 0xFF00_0000);
     }
-    // One pass: the dictionary keeps the pixels as decoded, the image gets them opaque.
-    let out = if has_alpha { px.clone() } else { px.iter().map(|p| p | 0xFF00_0000).collect() };
-    dict.insert(h.id, px, h.win_head_dist);
-    let mut p = Pixels { width: h.width, height: h.height, has_alpha, data: out };
-    if !h.top_down {
-        p.flip_rows();
-    }
-    Ok(p)
+    let stream = Arc::new(Pixels { width: h.width, height: h.height, has_alpha, data: px });
+    let out = if h.top_down {
+        stream.clone()
+    } else {
+        let mut flipped = Pixels::clone(&stream);
+        flipped.flip_rows();
+        Arc::new(flipped)
+    };
+    dict.insert(h.id, stream, h.win_head_dist);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -484,6 +556,38 @@ mod tests {
         let alpha = [Item::Far { len: 3, image_dist: 1, offset: 1 }];
         let data = [header(LzType::Rgba, 3, 1, true, 1, 1), body(&rgb_items, 0), body(&alpha, 2)].concat();
         assert_eq!(decode(&data, &mut d, &L).unwrap().data, [0x2007_0707, 0x3008_0808, 0x4009_0909]);
+    }
+
+    #[test]
+    fn runs_of_every_period_and_alpha_from_an_image_without_alpha() {
+        let mut d = GlzDictionary::new(1 << 20);
+        // Three literals, then 20 pixels 3 back: the pattern repeats (an overlapping copy in doubling slices).
+        let items = [lit(&[[1, 0, 0], [2, 0, 0], [3, 0, 0]]), Item::Near { len: 20, dist: 3 }];
+        let p = decode(&rgb32(LzType::Rgb32, 23, 1, 0, 0, &items), &mut d, &L).unwrap();
+        let want: Vec<u32> = (0..23).map(|i| 0xFF00_0001 + i % 3).collect();
+        assert_eq!(p.data, want);
+        // An RGBA image whose alpha pass copies from image 0 (no alpha): alpha 0 there, as the reference keeps it.
+        let rgb_items = [lit(&[[5, 5, 5]]), Item::Near { len: 2, dist: 1 }];
+        let alpha = [Item::Far { len: 3, image_dist: 1, offset: 0 }];
+        let data = [header(LzType::Rgba, 3, 1, true, 1, 1), body(&rgb_items, 0), body(&alpha, 2)].concat();
+        assert_eq!(decode(&data, &mut d, &L).unwrap().data, [0x0005_0505; 3]);
+        // An RGB image copying from that RGBA image comes out opaque.
+        let items = [Item::Far { len: 3, image_dist: 1, offset: 0 }];
+        let p = decode(&rgb32(LzType::Rgb32, 3, 1, 2, 1, &items), &mut d, &L).unwrap();
+        assert_eq!((p.data.as_slice(), p.has_alpha), (&[0xFF05_0505; 3][..], false));
+    }
+
+    #[test]
+    fn a_bottom_up_image_is_referenced_in_stream_order_and_a_top_down_one_is_shared() {
+        let mut d = GlzDictionary::new(1 << 20);
+        let rows = [lit(&[[1, 0, 0], [2, 0, 0], [3, 0, 0], [4, 0, 0]])];
+        let up = decode(&[header(LzType::Rgb32, 2, 2, false, 0, 0), body(&rows, 0)].concat(), &mut d, &L).unwrap();
+        assert_eq!(up.data, [0xFF00_0003, 0xFF00_0004, 0xFF00_0001, 0xFF00_0002]);
+        // Pixel 1 of image 0 in stream order is 2, whatever the row order shown.
+        let items = [Item::Far { len: 1, image_dist: 1, offset: 1 }];
+        let p = decode(&rgb32(LzType::Rgb32, 1, 1, 1, 1, &items), &mut d, &L).unwrap();
+        assert_eq!(p.data, [0xFF00_0002]);
+        assert_eq!(Arc::strong_count(&p), 2, "one copy, held by the caller and the dictionary");
     }
 
     #[test]

@@ -185,6 +185,17 @@ pub(crate) fn copy_forward<T: Copy>(buf: &mut [T], from: usize, to: usize, len: 
     }
 }
 
+/// Adds the length bytes that follow a full length field: each is added, up to the first that is not 255.
+pub(crate) fn add_length_bytes(r: &mut ByteReader<'_>, mut len: usize) -> Result<usize, DecodeError> {
+    loop {
+        let b = r.u8()?;
+        len = len.saturating_add(usize::from(b));
+        if b != 255 {
+            return Ok(len);
+        }
+    }
+}
+
 /// Reads an RGB24/RGB32 literal (B, G, R) as an opaque pixel.
 pub(crate) fn read_rgb(r: &mut ByteReader<'_>) -> Result<u32, DecodeError> {
     let [b, g, rr] = r.array()?;
@@ -295,13 +306,7 @@ fn decompress<U: Units>(r: &mut ByteReader<'_>, out: &mut U) -> Result<(), Decod
         }
         let mut len = usize::from(ctrl >> 5) - 1;
         if len == 6 {
-            loop {
-                let b = r.u8()?;
-                len = len.saturating_add(usize::from(b));
-                if b != 255 {
-                    break;
-                }
-            }
+            len = add_length_bytes(r, len)?;
         }
         let high = usize::from(ctrl & 31);
         let low = r.u8()?;

@@ -9,6 +9,7 @@
 //! are inflated.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use flate2::read::ZlibDecoder;
 
@@ -37,7 +38,7 @@ pub fn decode(
     data: &[u8],
     dict: &mut GlzDictionary,
     limits: &Limits,
-) -> Result<Pixels, DecodeError> {
+) -> Result<Arc<Pixels>, DecodeError> {
     let size = glz_data_size as usize;
     if size < GLZ_HEADER_LEN {
         return Err(DecodeError::invalid("ZLIB_GLZ size", format!("{size} bytes cannot hold a GLZ header")));
