@@ -173,6 +173,13 @@ impl Canvas {
         self.primary.and_then(|id| self.surfaces.get(&id))
     }
 
+    /// The primary surface's pixel buffer, which its owner may swap for another of the same size between messages
+    /// (the display channel keeps it in the published frame and lends it back for each draw; while lent out it is
+    /// empty, and a message drawing on an empty primary changes nothing).
+    pub fn primary_pixels_mut(&mut self) -> Option<&mut Vec<u32>> {
+        self.primary.and_then(|id| self.surfaces.get_mut(&id)).map(|s| &mut s.pixels)
+    }
+
     /// The id of the primary surface.
     pub fn primary_id(&self) -> Option<u32> {
         self.primary

@@ -8,7 +8,7 @@
 use super::driver::{drive, ChannelEnd, MessageHandler};
 use super::io::{MessageReader, Outgoing, RawMessage, WriterHandle};
 use super::stream_reports::StreamReports;
-use crate::canvas::{Canvas, Change, SessionImages};
+use crate::canvas::{Area, Canvas, CanvasError, Change, SessionImages};
 use crate::codecs::Limits;
 use crate::log_limit::limited;
 use crate::protocol::base::Notify;
@@ -259,7 +259,7 @@ impl Worker {
                         DisplayMessage::StreamDestroyAll => reports.destroy_all(),
                         _ => {}
                     }
-                    let applied = canvas.apply(&m).map_err(|e| e.to_string());
+                    let applied = self.apply(&mut canvas, &m).map_err(|e| e.to_string());
                     let frame = match &m {
                         DisplayMessage::StreamData(d) => Some((d.id, d.mm_time)),
                         DisplayMessage::StreamDataSized(d) => Some((d.id, d.mm_time)),
@@ -286,12 +286,21 @@ impl Worker {
                 Err(e) => Err(e.to_string()),
             };
             match applied {
-                Ok(Some(change)) => self.publish(&canvas, change),
+                Ok(Some(change)) => self.publish(&mut canvas, change),
                 Ok(None) => {}
                 Err(e) => self.refused(msg.msg_type, &e),
             }
         }
         tracing::debug!("display {}: images in all: {images}", self.id);
+    }
+
+    /// `area` of the primary was drawn: on the lent pixels (marked), or on the canvas' own (copied).
+    fn drawn(&self, canvas: &Canvas, area: Area) {
+        match (&self.publish, canvas.primary()) {
+            (Some(shared), Some(p)) if p.pixels.is_empty() => shared.drawn(area),
+            (Some(shared), Some(p)) => shared.draw(area, &p.pixels),
+            _ => {}
+        }
     }
 
     fn refused(&self, msg_type: u16, error: &str) {
@@ -304,24 +313,40 @@ impl Worker {
         }
     }
 
-    fn publish(&self, canvas: &Canvas, change: Change) {
-        let primary = canvas.primary();
+    /// Applies `m`. A message that draws gets the published primary's pixels lent for the call (the published frame
+    /// holds the one copy of the primary's pixels, so a draw costs no copy to publish it).
+    fn apply(&self, canvas: &mut Canvas, m: &DisplayMessage<'_>) -> Result<Option<Change>, CanvasError> {
+        let draws = matches!(
+            m,
+            DisplayMessage::Draw(_)
+                | DisplayMessage::StreamData(_)
+                | DisplayMessage::StreamDataSized(_)
+                | DisplayMessage::Reset
+        );
+        let Some(shared) = self.publish.as_ref().filter(|_| draws) else { return canvas.apply(m) };
+        let size = canvas.primary().map_or(0, |p| p.width as usize * p.height as usize);
+        let lent = shared.lend(canvas.primary_pixels_mut(), size);
+        let applied = canvas.apply(m);
+        lent.give_back(canvas.primary_pixels_mut());
+        applied
+    }
+
+    fn publish(&self, canvas: &mut Canvas, change: Change) {
         let event = match change {
             Change::SurfaceCreated { width, height, primary: true, .. } => {
-                if let (Some(shared), Some(p)) = (&self.publish, primary) {
-                    shared.new_surface(self.id, width, height, p.pixels.clone());
+                // The frame takes the new primary's pixels; the canvas borrows them back for each draw.
+                if let (Some(shared), Some(px)) = (&self.publish, canvas.primary_pixels_mut()) {
+                    shared.new_surface(self.id, width, height, std::mem::take(px));
                 }
                 Some(DisplayEvent::Surface { channel: self.id, width, height })
             }
             Change::Drawn { surface, area } if Some(surface) == canvas.primary_id() => {
-                if let (Some(shared), Some(p)) = (&self.publish, primary) {
-                    shared.draw(area, &p.pixels);
-                }
+                self.drawn(canvas, area);
                 None
             }
             Change::Reset => {
-                if let (Some(shared), Some(p)) = (&self.publish, primary) {
-                    shared.draw(p.area(), &p.pixels);
+                if let Some(area) = canvas.primary().map(|p| p.area()) {
+                    self.drawn(canvas, area);
                 }
                 None
             }

@@ -84,7 +84,28 @@ pub struct Frame {
     pub last_change: Option<Instant>,
 }
 
+/// The primary's pixels lent to the canvas ([`DisplayShared::lend`]): the frame stays locked until they are back.
+pub(crate) struct Lent<'a> {
+    frame: MutexGuard<'a, Frame>,
+    lent: bool,
+}
+
+impl Lent<'_> {
+    /// Gives the pixels back (`canvas_pixels`: the canvas' buffer for the same primary surface).
+    pub(crate) fn give_back(mut self, canvas_pixels: Option<&mut Vec<u32>>) {
+        if let (true, Some(px)) = (self.lent, canvas_pixels) {
+            std::mem::swap(px, &mut self.frame.pixels);
+        }
+    }
+}
+
 impl Frame {
+    fn note_draw(&mut self, area: Area) {
+        self.add_dirty(area);
+        self.draws += 1;
+        self.last_change = Some(Instant::now());
+    }
+
     fn add_dirty(&mut self, area: Area) {
         if self.dirty.len() >= MAX_DIRTY_RECTS {
             let all = self.dirty.iter().fold(area, |acc, a| acc.union(a));
@@ -181,10 +202,29 @@ impl DisplayShared {
                     to.copy_from_slice(from);
                 }
             }
-            f.add_dirty(area);
-            f.draws += 1;
-            f.last_change = Some(Instant::now());
+            f.note_draw(area);
         });
+    }
+
+    /// `area` of the primary changed in place (the canvas drew on the pixels lent from here, [`Lent`]).
+    pub(crate) fn drawn(&self, area: Area) {
+        self.update(|f| f.note_draw(area));
+    }
+
+    /// Lends the frame's pixels to the canvas for one draw: `canvas_pixels` (the canvas' buffer for the primary,
+    /// empty since [`DisplayShared::new_surface`] took it) gets them while the frame stays locked, so a front end
+    /// never sees a frame without its pixels, and nothing is copied. Give them back with [`Lent::give_back`].
+    /// `size`: the canvas primary's pixel count (the frame's must match).
+    pub(crate) fn lend(&self, canvas_pixels: Option<&mut Vec<u32>>, size: usize) -> Lent<'_> {
+        let mut frame = self.lock();
+        let lent = match canvas_pixels {
+            Some(px) if px.is_empty() && size > 0 && frame.pixels.len() == size => {
+                std::mem::swap(px, &mut frame.pixels);
+                true
+            }
+            _ => false,
+        };
+        Lent { frame, lent }
     }
 
     /// Takes the dirty areas (for a front end about to upload them) with the frame's generation.
@@ -289,6 +329,29 @@ impl ChannelKind for DisplayKind {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn the_frame_lends_its_pixels_under_its_lock_and_gets_them_back_drawn() {
+        let shared = DisplayShared::default();
+        let ch = ChannelId { channel_type: ChannelType::Display, id: 0 };
+        shared.new_surface(ch, 4, 1, vec![1; 4]);
+        let _ = shared.take_dirty();
+        let mut canvas = Vec::new();
+        let lent = shared.lend(Some(&mut canvas), 4);
+        assert_eq!(canvas, [1; 4]);
+        assert!(shared.frame.try_lock().is_err(), "a front end waits while the pixels are lent");
+        canvas[2] = 9;
+        lent.give_back(Some(&mut canvas));
+        assert!(canvas.is_empty());
+        shared.drawn(Area { left: 2, top: 0, right: 3, bottom: 1 });
+        let (_, dirty) = shared.take_dirty();
+        assert_eq!((shared.lock().pixels.clone(), dirty.len()), (vec![1, 1, 9, 1], 1));
+        // A canvas primary of another size, or one that still has its pixels, borrows nothing.
+        shared.lend(Some(&mut canvas), 8).give_back(Some(&mut canvas));
+        let mut own = vec![5; 4];
+        shared.lend(Some(&mut own), 4).give_back(Some(&mut own));
+        assert_eq!((canvas.len(), own, shared.lock().pixels.len()), (0, vec![5; 4], 4));
+    }
 
     #[test]
     fn the_hook_fires_once_per_batch_and_dirty_rects_stay_bounded() {
