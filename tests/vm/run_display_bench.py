@@ -28,6 +28,7 @@ import argparse
 import ctypes
 import os
 import shutil
+import re
 import statistics
 import subprocess
 import sys
@@ -166,8 +167,12 @@ class Client:
         stop_process(self.xvfb, grace=5.0)
 
 
-def run_phase(guest: DisplayGuest, client: Client, command: str, done: str, timeout: float) -> tuple[float, float]:
+def run_phase(guest: DisplayGuest, client: Client, command: str, done: str,
+              timeout: float) -> tuple[float, float, int]:
+    """CPU seconds of the client, of the client with its Xvfb, and the guest's work: lines scrolled or frames drawn
+    (the guest draws as fast as it can, so turns differ in how much there was to show)."""
     before = client.cpu()
+    work = 0
     if command.startswith("idle "):
         time.sleep(float(command.split()[1]))
     else:
@@ -175,8 +180,10 @@ def run_phase(guest: DisplayGuest, client: Client, command: str, done: str, time
         line = guest.wait_line(done, timeout)
         if not line or line.startswith("DISPLAY ERROR"):
             raise RuntimeError(f"the guest did not finish {command!r}: {line}")
+        m = re.search(r"\((\d+) (?:lines|frames)\)", line)
+        work = int(m.group(1)) if m else 0
     after = client.cpu()
-    return after[0] - before[0], after[1] - before[1]
+    return after[0] - before[0], after[1] - before[1], work
 
 
 def probe_point(before: bytes, after: bytes) -> tuple[int, int] | None:
@@ -309,7 +316,8 @@ def main(argv: list[str]) -> int:
                 turns[name].append(got)
                 keys = got["keys"]
                 results.add(f"{name}.turn{len(turns[name])}", "INFO", ", ".join(
-                    f"{k} {got[k][0]:.2f}+{got[k][1]:.2f} s" for k in ("idle", "scroll", "animate")) +
+                    f"{k} {got[k][0]:.2f}+{got[k][1]:.2f} s" + (f" ({got[k][2]})" if got[k][2] else "")
+                    for k in ("idle", "scroll", "animate")) +
                     (f"; keys {len(keys)} of {args.keys}, median {statistics.median(keys):.0f} ms" if keys else ""))
     except RuntimeError as e:
         results.add("run", "FAIL", str(e))
@@ -332,6 +340,8 @@ def summarise(args: argparse.Namespace, turns: dict[str, list[dict[str, object]]
         for phase in ("idle", "scroll", "animate"):
             med[name, phase] = (statistics.median(t[phase][0] for t in got),
                                 statistics.median(t[phase][0] + t[phase][1] for t in got))
+            med[name, phase, "work"] = statistics.median(t[phase][0] / t[phase][2] if t[phase][2] else 0.0
+                                                         for t in got)
         if name == "ryll-headless":
             continue
         keys = [k for t in got for k in t["keys"]]
@@ -348,6 +358,12 @@ def summarise(args: argparse.Namespace, turns: dict[str, list[dict[str, object]]
                 results.add(f"cpu.{phase}" + ("" if name == "ryll" else ".headless"), "INFO",
                             f"{what} {r:.2f} s, spicy {s:.2f} s: {ratio} (with each one's Xvfb: {rx:.2f} s against "
                             f"{sx:.2f} s, {ratio_x})")
+                rw, sw = med[name, phase, "work"], med["spicy", phase, "work"]
+                if rw > 0 and sw > 0:
+                    unit = "line" if phase == "scroll" else "frame"
+                    results.add(f"cpu.{phase}.per_{unit}" + ("" if name == "ryll" else ".headless"), "INFO",
+                                f"{what} {rw * 1000:.2f} ms, spicy {sw * 1000:.2f} ms per {unit} the guest drew: "
+                                f"{rw / sw:.2f}×")
     if "ryll" in turns and "spicy" in turns:
         r, s = med["ryll", "keys"], med["spicy", "keys"]
         results.add("input_to_screen", "INFO", f"median ryll {r:.0f} ms, spicy {s:.0f} ms: {r / s:.2f}×")
