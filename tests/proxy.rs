@@ -59,9 +59,11 @@ impl Tinyproxy {
             .spawn()
             .expect("spawn tinyproxy");
         let proxy = Tinyproxy { child, port, log, _dir: dir };
+        // Listening is not yet serving: a connection accepted right after start-up was once reset in CI. Ready is
+        // an HTTP answer to a request.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tinyproxy did not start listening on {port}");
+        while !answers_http(port) {
+            assert!(Instant::now() < deadline, "tinyproxy did not start answering on {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(proxy)
@@ -78,6 +80,17 @@ impl Tinyproxy {
     fn connects(&self) -> usize {
         std::fs::read_to_string(&self.log).unwrap_or_default().matches("CONNECT").count()
     }
+}
+
+/// Whether an HTTP server on `port` answers a request (any status line).
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut head = [0u8; 5];
+    s.write_all(b"GET http://127.0.0.1:1/ HTTP/1.0\r\n\r\n").is_ok()
+        && s.read_exact(&mut head).is_ok()
+        && &head == b"HTTP/"
 }
 
 impl Drop for Tinyproxy {
