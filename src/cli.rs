@@ -172,6 +172,11 @@ pub struct Cli {
     #[arg(long, value_name = "FILE.png")]
     pub screenshot: Option<PathBuf>,
 
+    /// The monitor the window shows first: 1 is the first display channel's first head, and so on in the order
+    /// the status bar's "monitor:" choice lists them (each display channel's MONITORS_CONFIG heads, or the channel).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub monitor: Option<u16>,
+
     /// How long --screenshot waits for a settled screen before giving up.
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub screenshot_timeout: u64,
@@ -509,6 +514,7 @@ impl Cli {
             display: DisplayConfig {
                 enabled: self.screenshot.is_some() || self.commands || !self.runs_headless(),
                 compression: self.image_compression.map(ImageCompression::from),
+                monitor: self.monitor,
             },
         })
     }

@@ -2,7 +2,8 @@
 //! (`tests/support/xspice.rs`): the pointer moved and clicked in ryll's window with xdotool is where
 //! `xdotool getmouselocation` says it is in the Xspice session, at 1:1 and in a scaled Fit window, and `xev` in
 //! that session sees the clicks at those points; the cursor shapes the X server sets (none over the root window,
-//! xterm's I-beam over its text, a double arrow over its scrollbar) are what ryll draws at the pointer.
+//! xterm's I-beam over its text, a double arrow over its scrollbar) are what ryll draws at the pointer. With two
+//! heads on Xspice's one display channel (xrandr), `--monitor 2` shows the second head's part of the screen.
 //!
 //! `make test-window` builds the release binary and runs this (`--ignored`).
 
@@ -128,4 +129,54 @@ fn the_window_drives_an_xspice_session() {
     assert!(count(&on_text) >= 20, "no cursor drawn over xterm's text:\n{}", cursor_log());
     assert!(count(&on_bar) >= 20, "no cursor drawn over xterm's scrollbar:\n{}", cursor_log());
     assert_ne!(on_text, on_bar, "the cursor did not change shape between xterm's text and its scrollbar");
+}
+
+/// Two heads on Xspice's one display channel (MONITORS_CONFIG): `--monitor 2` shows the second, cut from the
+/// surface, and the pointer moved over it lands in that head's part of the X screen.
+#[test]
+#[ignore = "needs the release window binary, Xvfb, Xspice and xrandr: make test-window"]
+fn the_window_shows_one_head_of_a_display_channel_with_two() {
+    if !x_tools_present() || !xspice::tools_present() {
+        return;
+    }
+    let Some(bin) = window_binary() else { return };
+    let Some(mut x) = Xspice::start_heads("auto_glz", 2) else { return };
+    x.add_head(1, 640, 480);
+    // Something to see on the second head only.
+    x.run("xlogo", &["-geometry", "300x200+1150+60"]);
+    let vx = Xvfb::start(1400, 1000);
+    let w = RyllWindow::start(&bin, &vx.display, x.port, &["--monitor", "2"]);
+    w.wait_log("mouse mode: client", 60);
+    w.wait_log("desktop: monitor 2 shown", 60);
+    w.focus();
+    w.view(|v| v.surface == (640, 480));
+    // Scaled to fit a smaller window, then at 1:1: the pointer lands in the head's part of the X screen.
+    for one_to_one in [false, true] {
+        let view = if one_to_one { w.resize_one_to_one(SIDE_PANEL) } else { w.resize(SIDE_PANEL + 500, 520) };
+        assert_eq!(view.one_to_one(), one_to_one, "{view:?}");
+        for aim in [(10, 10), (320, 240), (635, 475)] {
+            let p = view.window_pixel(aim.0, aim.1);
+            let (sx, sy) = view.surface_pixel(p.0, p.1).expect("on the head");
+            move_to(&w, &x, p, (1024 + sx, sy));
+        }
+    }
+    let view = w.view(|v| v.one_to_one());
+    // Off xlogo (the root window has no cursor): the view at 1:1 is the head's part of `xwd -root`.
+    move_to(&w, &x, view.window_pixel(20, 400), (1024 + 20, 400));
+    let (p0, deadline) = (view.window_pixel(0, 0), Instant::now() + Duration::from_secs(30));
+    loop {
+        let (sw, sh, root) = x.xwd();
+        assert!(sw >= 1024 + 640 && sh >= 480, "the X screen is {sw}x{sh}");
+        let want: Vec<u32> = (0..480)
+            .flat_map(|y| (1024..1024 + 640).map(move |c| (y, c)))
+            .map(|(y, c)| root[y * sw as usize + c] & 0xff_ffff)
+            .collect();
+        let shown: Vec<u32> = w.grab(p0.0, p0.1, 640, 480).iter().map(|p| p & 0xff_ffff).collect();
+        let off = want.iter().zip(&shown).filter(|(a, b)| a != b).count();
+        if off == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{off} of the head's pixels differ from xwd's");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }

@@ -82,6 +82,31 @@ impl ViewMap {
     }
 }
 
+/// A monitor the status bar offers: a display channel, and one head of its MONITORS_CONFIG when it has several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MonitorChoice {
+    /// The display channel id.
+    pub channel: u8,
+    /// The head's monitor id (`None`: the channel's first head, or its whole surface).
+    pub head: Option<u32>,
+}
+
+impl MonitorChoice {
+    /// Every monitor of the session: each display channel's heads, or the channel itself when it has one.
+    pub fn all(shared: &SessionShared) -> Vec<MonitorChoice> {
+        let mut out = Vec::new();
+        for channel in shared.displays.ids() {
+            let Some(d) = shared.displays.get(channel) else { continue };
+            let heads = d.lock().monitors();
+            if heads.is_empty() {
+                out.push(MonitorChoice { channel, head: None });
+            }
+            out.extend(heads.iter().map(|m| MonitorChoice { channel, head: Some(m.id) }));
+        }
+        out
+    }
+}
+
 /// The desktop view's own state between frames.
 #[derive(Default)]
 pub struct DesktopView {
@@ -91,10 +116,14 @@ pub struct DesktopView {
     cursor: Option<((u8, u64), TextureHandle)>,
     /// How the surface is shown.
     pub scaling: Scaling,
-    /// The monitor shown: its display channel id (0 unless the user picks another in the status bar).
-    pub monitor: u8,
-    /// The monitor the texture holds.
+    /// The monitor picked in the status bar (display channel 0's first one unless the user picks another).
+    pub monitor: MonitorChoice,
+    /// The monitor to pick once the session has that many (`--monitor`, from 1).
+    pub wanted: Option<u16>,
+    /// The display channel the texture holds.
     shown: u8,
+    /// The part of that channel's surface shown (a head of MONITORS_CONFIG, or the whole surface), this frame.
+    area: Area,
     /// Modifiers at the last key event, to turn changes into strokes.
     modifiers: Modifiers,
     /// The last absolute position sent (moves within one pixel are not sent again).
@@ -115,6 +144,11 @@ pub struct DesktopView {
 }
 
 impl DesktopView {
+    /// A view that shows monitor `wanted` (from 1) once the session has that many.
+    pub fn showing(wanted: Option<u16>) -> Self {
+        DesktopView { wanted, ..DesktopView::default() }
+    }
+
     /// Whether there is a surface to show.
     pub fn has_surface(&self, shared: &SessionShared) -> bool {
         self.surface(shared).1.lock().width > 0
@@ -122,9 +156,23 @@ impl DesktopView {
 
     /// The chosen monitor's surface and its id, or display channel 0's while that monitor has none.
     fn surface(&self, shared: &SessionShared) -> (u8, Arc<DisplayShared>) {
-        match shared.displays.get(self.monitor) {
-            Some(d) if self.monitor != 0 && d.lock().width > 0 => (self.monitor, d),
+        let channel = self.monitor.channel;
+        match shared.displays.get(channel) {
+            Some(d) if channel != 0 && d.lock().width > 0 => (channel, d),
             _ => (0, shared.display.clone()),
+        }
+    }
+
+    /// The monitor shown, and its part of the surface: the chosen head, the channel's first head while the chosen
+    /// one is gone, or the whole surface when the channel has one monitor.
+    pub fn shown_monitor(&self, shared: &SessionShared) -> (MonitorChoice, Area) {
+        let (channel, display) = self.surface(shared);
+        let f = display.lock();
+        let heads = f.monitors();
+        let head = heads.iter().find(|m| Some(m.id) == self.monitor.head).or(heads.first());
+        match head {
+            Some(m) => (MonitorChoice { channel, head: Some(m.id) }, m.area),
+            None => (MonitorChoice { channel, head: None }, Area::whole(f.width, f.height)),
         }
     }
 
@@ -134,7 +182,10 @@ impl DesktopView {
         self.direct = direct;
         self.target = None;
         let size = if direct { self.size_only(shared) } else { self.upload(ui.ctx(), shared) };
-        let Some(size) = size else { return };
+        let Some(whole) = size else { return };
+        let area = self.shown_monitor(shared).1;
+        self.area = if area.is_empty() { Area::whole(whole.0, whole.1) } else { area };
+        let size = (self.area.width(), self.area.height());
         let ppp = ui.ctx().pixels_per_point();
         let avail = ui.available_rect_before_wrap();
         let map = ViewMap::place(avail, size, self.scaling, ppp);
@@ -177,7 +228,7 @@ impl DesktopView {
         }
         // Scrolled (larger than the area at 1:1): egui draws it, under its scroll bars.
         let fits = avail.expand(0.5).contains_rect(map.rect);
-        self.target = if fits { self.target_of(ui, shared, map, size) } else { None };
+        self.target = if fits { self.target_of(ui, shared, map, whole) } else { None };
         if !direct {
             self.cursor_sprite(ui, shared, map, &response);
         } else if shared.inputs.client_mouse() && response.hovered() && shared.cursor_view(self.shown).shape.is_some() {
@@ -187,7 +238,8 @@ impl DesktopView {
         self.input(ui, &shared.inputs, map, &response);
     }
 
-    /// Where the X11 presenter should show the surface this frame: the visible part of `map`, in window pixels.
+    /// Where the X11 presenter should show the surface this frame: the visible part of `map`, in window pixels. A
+    /// head is shown as the whole surface scaled alike, seen from the head's corner (`offset`).
     fn target_of(&self, ui: &egui::Ui, shared: &SessionShared, map: ViewMap, size: (u32, u32)) -> Option<Target> {
         let visible = map.rect.intersect(ui.clip_rect());
         if visible.width() < 1.0 || visible.height() < 1.0 {
@@ -196,6 +248,11 @@ impl DesktopView {
         let ppp = ui.ctx().pixels_per_point();
         let px = |v: f32| (v * ppp).round() as i32;
         let (monitor, display) = self.surface(shared);
+        let shown = (px(map.rect.width()).max(1) as u32, px(map.rect.height()).max(1) as u32);
+        let a = self.area;
+        let (kx, ky) =
+            (f64::from(shown.0) / f64::from(a.width().max(1)), f64::from(shown.1) / f64::from(a.height().max(1)));
+        let at = |v: u32, k: f64| (f64::from(v) * k).round() as i32;
         Some(Target {
             display,
             monitor,
@@ -206,8 +263,11 @@ impl DesktopView {
                 px(visible.width()).max(1) as u32,
                 px(visible.height()).max(1) as u32,
             ),
-            offset: (px(visible.min.x - map.rect.min.x), px(visible.min.y - map.rect.min.y)),
-            scaled: (px(map.rect.width()).max(1) as u32, px(map.rect.height()).max(1) as u32),
+            offset: (
+                px(visible.min.x - map.rect.min.x) + at(a.left, kx),
+                px(visible.min.y - map.rect.min.y) + at(a.top, ky),
+            ),
+            scaled: (at(size.0, kx).max(1) as u32, at(size.1, ky).max(1) as u32),
             client_mouse: shared.inputs.client_mouse(),
         })
     }
@@ -273,7 +333,12 @@ impl DesktopView {
     fn draw(&self, ui: &mut egui::Ui, map: ViewMap) -> egui::Response {
         let response = ui.interact(map.rect, ui.id().with("ryll-desktop"), Sense::click_and_drag());
         if let Some(t) = self.texture.as_ref().filter(|_| !self.direct) {
-            let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+            let [w, h] = t.size().map(|v| v.max(1) as f32);
+            let a = self.area;
+            let uv = Rect::from_min_max(
+                Pos2::new(a.left as f32 / w, a.top as f32 / h),
+                Pos2::new(a.right as f32 / w, a.bottom as f32 / h),
+            );
             ui.painter().image(t.id(), map.rect, uv, Color32::WHITE);
         }
         response
@@ -287,7 +352,8 @@ impl DesktopView {
         let at = if client {
             response.hover_pos().and_then(|p| map.to_surface(p)).map(|(x, y)| (x as f32, y as f32))
         } else {
-            view.position.map(|(x, y)| (x as f32, y as f32))
+            let (left, top) = (self.area.left as f32, self.area.top as f32);
+            view.position.map(|(x, y)| (x as f32 - left, y as f32 - top))
         };
         let Some((x, y)) = at else { return };
         let key = (self.shown, view.generation);
@@ -376,7 +442,10 @@ impl DesktopView {
                     }
                 }
                 egui::Event::PointerMoved(p) if client => {
-                    if let Some(pos) = map.to_surface(p) {
+                    // Surface coordinates: the tablet ignores the display id, and the agent places display 0's
+                    // positions from its first monitor's corner, the surface's.
+                    if let Some((x, y)) = map.to_surface(p) {
+                        let pos = (x + self.area.left, y + self.area.top);
                         if self.last_position != Some(pos) {
                             self.last_position = Some(pos);
                             inputs.send(InputEvent::Move(Motion::Absolute { x: pos.0, y: pos.1, display: self.shown }));

@@ -145,6 +145,8 @@ pub struct AppParts {
     pub report: crate::bug_report::ReportSetup,
     /// The X11 presenter, if it started.
     pub presenter: Option<Arc<x11::Presenter>>,
+    /// The monitor to show first (`--monitor`).
+    pub monitor: Option<u16>,
 }
 
 impl RyllApp {
@@ -163,7 +165,7 @@ impl RyllApp {
             folders: FoldersPanel::new(parts.initial_share.as_ref(), parts.protection),
             usb: UsbPanel::new(parts.usb_disk.as_ref()),
             reporter: report::Reporter::new(parts.report),
-            desktop: desktop::DesktopView::default(),
+            desktop: desktop::DesktopView::showing(parts.monitor),
             confirm_quit: None,
             quit_allowed: false,
             outcome: parts.outcome,
@@ -217,11 +219,21 @@ impl RyllApp {
 
     fn status_bar(&mut self, ctx: &egui::Context) {
         let totals = self.shared.total_bytes();
+        let monitors = desktop::MonitorChoice::all(&self.shared);
+        if let Some(n) = self.desktop.wanted {
+            if let Some(m) = monitors.get(usize::from(n).saturating_sub(1)) {
+                tracing::info!("desktop: monitor {n} shown ({m:?})");
+                self.desktop.monitor = *m;
+                self.desktop.wanted = None;
+            }
+        }
+        let shown = self.desktop.shown_monitor(&self.shared).0;
         let input = status_bar::InputStatus {
             inputs: &self.shared.inputs,
             grabbed: self.desktop.grabbed,
             scaling: &mut self.desktop.scaling,
-            monitors: self.shared.displays.ids(),
+            monitors,
+            shown,
             monitor: &mut self.desktop.monitor,
         };
         egui::TopBottomPanel::bottom("status-bar").show(ctx, |ui| {
@@ -419,6 +431,7 @@ pub fn run(config: SessionConfig) -> ExitCode {
     let initial_share = config.share.clone();
     let protection = config.webdav.protection.clone();
     let usb_disk = config.usb.first().cloned();
+    let monitor = config.display.monitor;
     let report = crate::bug_report::ReportSetup {
         secrets: crate::bug_report::Secrets::of(&config),
         capture_dir: config.capture_dir.clone(),
@@ -487,6 +500,7 @@ pub fn run(config: SessionConfig) -> ExitCode {
                 outcome: parts_outcome,
                 report,
                 presenter,
+                monitor,
             })))
         }),
     );
@@ -537,6 +551,7 @@ pub(crate) mod fixture {
             outcome: Arc::new(Mutex::new(None)),
             report: crate::bug_report::ReportSetup::default(),
             presenter: None,
+            monitor: None,
         });
         Fixture { app, events, _commands }
     }

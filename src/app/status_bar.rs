@@ -1,6 +1,6 @@
 //! The status bar along the bottom: toggles for the side panels, the connection state and the byte counters.
 
-use super::desktop::{send_key_items, send_strokes, Scaling, RELEASE_COMBO};
+use super::desktop::{send_key_items, send_strokes, MonitorChoice, Scaling, RELEASE_COMBO};
 use super::format;
 use super::state::{Connection, SessionState, ShareLayer};
 use super::style::{self, Tone};
@@ -35,10 +35,12 @@ pub struct InputStatus<'a> {
     pub grabbed: bool,
     /// Fit or 1:1.
     pub scaling: &'a mut Scaling,
-    /// The monitors (display channel ids with a surface) and the one shown.
-    pub monitors: Vec<u8>,
+    /// The monitors (each display channel's heads, or the channel) in the order offered.
+    pub monitors: Vec<MonitorChoice>,
     /// The monitor shown.
-    pub monitor: &'a mut u8,
+    pub shown: MonitorChoice,
+    /// The monitor picked (set on a click).
+    pub monitor: &'a mut MonitorChoice,
 }
 
 /// Draws the status bar's content. `totals` is (received, sent) over all channels.
@@ -102,13 +104,17 @@ fn input_ui(ui: &mut Ui, state: &SessionState, input: InputStatus<'_>) {
     }
     if input.monitors.len() > 1 {
         ui.label("monitor:");
-        for id in &input.monitors {
+        for (n, m) in input.monitors.iter().enumerate() {
+            let what = match m.head {
+                Some(head) => format!("display channel {}, head {head}", m.channel),
+                None => format!("display channel {}", m.channel),
+            };
             if ui
-                .selectable_label(*input.monitor == *id, format!("{}", u16::from(*id) + 1))
-                .on_hover_text(format!("Show the guest's monitor {} (display channel {id})", u16::from(*id) + 1))
+                .selectable_label(input.shown == *m, format!("{}", n + 1))
+                .on_hover_text(format!("Show the guest's monitor {} ({what})", n + 1))
                 .clicked()
             {
-                *input.monitor = *id;
+                *input.monitor = *m;
             }
         }
     }

@@ -241,6 +241,42 @@ fn a_second_monitor_is_picked_in_the_status_bar_and_gets_its_own_clicks() {
 }
 
 #[test]
+fn heads_of_one_display_channel_are_monitors_cropped_from_its_surface() {
+    use crate::protocol::display::Head;
+    let (mut h, mut rx) = desktop(1664, 768, true);
+    let shared = h.state().app.shared.clone();
+    shared.displays.insert(0, shared.display.clone());
+    let head = |monitor_id, width, height, x| Head { monitor_id, surface_id: 0, width, height, x, y: 0, flags: 0 };
+    // The server's MONITORS_CONFIG, with a head past the surface's edge (cut) and an empty one (left out).
+    shared.display.set_heads(&[head(0, 1024, 768, 0), head(1, 900, 480, 1024), head(2, 0, 0, 0)]);
+    h.run();
+    h.run();
+    assert!(h.query_by_label("monitor:").is_some(), "two heads: a choice");
+    assert!(h.query_by_label("3").is_none(), "the empty head is not offered");
+    assert_eq!(the_map(&h).size, (1024, 768), "the first head is shown at first");
+    h.get_by_label("2").click();
+    h.run();
+    h.run();
+    assert_eq!(the_map(&h).size, (640, 480), "the second head, cut to the surface");
+    let t = h.state().app.desktop.target().expect("a target for the presenter");
+    let k = f64::from(t.window.2) / 640.0;
+    assert_eq!(t.surface_size, (1664, 768));
+    assert_eq!(t.offset.0, (1024.0 * k).round() as i32, "the presenter looks at the head's corner");
+    assert_eq!(t.scaled.0, (1664.0 * k).round() as u32);
+    let _ = sent(&mut rx);
+    let at = the_map(&h).to_window(100.5, 50.5);
+    click(&mut h, at);
+    let moved = sent(&mut rx).into_iter().find(|e| matches!(e, InputEvent::Move(_)));
+    assert_eq!(moved, Some(InputEvent::Move(Motion::Absolute { x: 1124, y: 50, display: 0 })), "surface coordinates");
+    // Back to one head: the whole surface again.
+    shared.display.set_heads(&[head(0, 1664, 768, 0)]);
+    h.run();
+    h.run();
+    assert!(h.query_by_label("monitor:").is_none());
+    assert_eq!(the_map(&h).size, (1664, 768));
+}
+
+#[test]
 fn a_menu_over_the_desktop_takes_it_back_from_the_x_server_and_the_view_says_where_to_draw() {
     let (mut h, _rx) = desktop(640, 400, true);
     let rect = h.state().app.desktop.visible_rect().expect("the desktop is shown");

@@ -367,6 +367,9 @@ impl Worker {
             }
             Change::Monitors(m) => {
                 tracing::debug!("display {}: monitors {m:?}", self.id);
+                if let Some(shared) = &self.publish {
+                    shared.set_heads(&m.heads);
+                }
                 None
             }
             _ => None,

@@ -13,6 +13,7 @@ use crate::protocol::constants::{
     DISPLAY_CAP_MONITORS_CONFIG, DISPLAY_CAP_MULTI_CODEC, DISPLAY_CAP_SIZED_STREAM, DISPLAY_CAP_STREAM_REPORT,
 };
 use crate::protocol::display::client::ImageCompression;
+use crate::protocol::display::{Head, MAX_MONITORS};
 use crate::protocol::main_channel::ChannelId;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -32,6 +33,8 @@ pub struct DisplayConfig {
     pub enabled: bool,
     /// The image compression to ask the server for (PREFERRED_COMPRESSION), if any.
     pub compression: Option<ImageCompression>,
+    /// The monitor the window shows first (`--monitor`, from 1 in the status bar's order), once there are as many.
+    pub monitor: Option<u16>,
 }
 
 /// The session's multimedia clock, which video frames are stamped against: the server's time at MAIN_INIT (or at
@@ -82,6 +85,17 @@ pub struct Frame {
     pub stream_frames: u64,
     /// When the surface last changed.
     pub last_change: Option<Instant>,
+    /// The heads of the last MONITORS_CONFIG (at most [`MAX_MONITORS`]), as the server sent them.
+    pub heads: Vec<Head>,
+}
+
+/// One monitor shown on the primary surface: a head of MONITORS_CONFIG, cut to the surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Monitor {
+    /// The head's monitor id.
+    pub id: u32,
+    /// Its part of the surface.
+    pub area: Area,
 }
 
 /// The primary's pixels lent to the canvas ([`DisplayShared::lend`]): the frame stays locked until they are back.
@@ -100,6 +114,24 @@ impl Lent<'_> {
 }
 
 impl Frame {
+    /// The monitors on this surface when there are two or more (heads of MONITORS_CONFIG on it, cut to it, empty
+    /// ones left out); empty when the whole surface is the one monitor.
+    pub fn monitors(&self) -> Vec<Monitor> {
+        let whole = Area::whole(self.width, self.height);
+        let on_surface = |h: &Head| {
+            let right = h.x.saturating_add(h.width);
+            let bottom = h.y.saturating_add(h.height);
+            let area = Area { left: h.x, top: h.y, right, bottom }.intersect(&whole);
+            (h.surface_id == 0 && !area.is_empty()).then_some(Monitor { id: h.monitor_id, area })
+        };
+        let monitors: Vec<Monitor> = self.heads.iter().filter_map(on_surface).collect();
+        if monitors.len() > 1 {
+            monitors
+        } else {
+            Vec::new()
+        }
+    }
+
     fn note_draw(&mut self, area: Area) {
         self.add_dirty(area);
         self.draws += 1;
@@ -185,7 +217,19 @@ impl DisplayShared {
                 refused: f.refused,
                 stream_frames: f.stream_frames,
                 last_change: Some(Instant::now()),
+                heads: Vec::new(),
             };
+        });
+    }
+
+    /// The server's MONITORS_CONFIG: the front end is woken to offer the heads (at most [`MAX_MONITORS`] are kept).
+    pub(crate) fn set_heads(&self, heads: &[Head]) {
+        self.update(|f| {
+            f.heads = heads.iter().take(usize::from(MAX_MONITORS)).copied().collect();
+            let whole = Area::whole(f.width, f.height);
+            if !whole.is_empty() {
+                f.add_dirty(whole);
+            }
         });
     }
 

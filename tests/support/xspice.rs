@@ -61,7 +61,7 @@ Section "Device"
     Option "SpiceDisableTicketing" "True"
     Option "SpicePort" "@PORT@"
     Option "SpiceAddr" "127.0.0.1"
-    Option "NumHeads" "1"
+    Option "NumHeads" "@HEADS@"
     Option "FrameBufferSize" "16"
     Option "CommandBufferSize" "128"
     Option "SurfaceBufferSize" "128"
@@ -87,7 +87,7 @@ Section "Screen"
     Device "XSPICE"
     DefaultDepth 24
     SubSection "Display"
-        Virtual 1024 768
+        Virtual @VIRTUAL@
     EndSubSection
 EndSection
 Section "ServerLayout"
@@ -108,6 +108,41 @@ impl Xspice {
 
     /// Xspice with `SpiceImageCompression` and `SpiceStreamingVideo` (`off`, `filter` or `all`).
     pub fn start_with(compression: &str, streaming: &str) -> Option<Xspice> {
+        Xspice::start_full(compression, streaming, 1)
+    }
+
+    /// Xspice whose one display channel has `heads` monitors, all but the first off until
+    /// [`Xspice::add_head`] turns one on (`None` without xrandr, the skip recorded).
+    pub fn start_heads(compression: &str, heads: u32) -> Option<Xspice> {
+        // xrandr has no option that exits 0 without an X display.
+        if !file_present("/usr/bin/xrandr", "x11-xserver-utils") {
+            return None;
+        }
+        Xspice::start_full(compression, "off", heads)
+    }
+
+    /// Turns on head `n` (from 0) at `width × height`, right of head `n - 1`: the X screen grows, and the server
+    /// sends MONITORS_CONFIG with both heads on the one surface.
+    pub fn add_head(&self, n: u32, width: u32, height: u32) {
+        let mode = format!("ryll-{width}x{height}");
+        // A mode line for the size (the clock and blanking only matter to real monitors).
+        let timing = [width, width + 16, width + 112, width + 160, height, height + 10, height + 12, height + 45];
+        let mut newmode = vec!["--newmode".to_string(), mode.clone(), "25.175".into()];
+        newmode.extend(timing.iter().map(u32::to_string));
+        let output = format!("qxl-{n}");
+        let left = format!("qxl-{}", n.saturating_sub(1));
+        let steps: [Vec<String>; 3] = [
+            newmode,
+            vec!["--addmode".into(), output.clone(), mode.clone()],
+            vec!["--output".into(), output, "--mode".into(), mode, "--right-of".into(), left],
+        ];
+        for args in steps {
+            let st = Command::new("xrandr").args(&args).env("DISPLAY", &self.display).status().unwrap();
+            assert!(st.success(), "xrandr {args:?} failed");
+        }
+    }
+
+    fn start_full(compression: &str, streaming: &str, heads: u32) -> Option<Xspice> {
         if !tools_present() {
             return None;
         }
@@ -121,7 +156,9 @@ impl Xspice {
             CONFIG
                 .replace("@PORT@", &port.to_string())
                 .replace("@COMPRESSION@", compression)
-                .replace("@STREAMING@", streaming),
+                .replace("@STREAMING@", streaming)
+                .replace("@HEADS@", &heads.to_string())
+                .replace("@VIRTUAL@", if heads > 1 { "2048 768" } else { "1024 768" }),
         )
         .unwrap();
         let xorg = Command::new("Xorg")
